@@ -1,0 +1,45 @@
+export {
+  DuplicateEventIdError,
+  EventTooLargeError,
+  EventfoldError,
+  InvalidInputError,
+  StoreClosedError,
+  StoreUnavailableError,
+  StreamDeletedError,
+  SubscriptionHandlerError,
+  WrongExpectedRevisionError,
+  isEventfoldError,
+} from './core/errors.js'
+export type { ErrorCode } from './core/errors.js'
+export type { StoreOptions } from './core/store.js'
+export type {
+  ActualRevision,
+  AggregateOptions,
+  AggregateResult,
+  AppendOptions,
+  AppendResult,
+  DeleteMode,
+  DeleteOptions,
+  Direction,
+  EventData,
+  EventFilter,
+  EventHandler,
+  EventStore,
+  ExpectedRevision,
+  JsonValue,
+  Logger,
+  Metadata,
+  ReadAllOptions,
+  ReadStreamOptions,
+  RecordedEvent,
+  RecordedMetadata,
+  StoreLimits,
+  SubscribeToAllOptions,
+  SubscribeToStreamOptions,
+  Subscription,
+  SubscriptionStart,
+  UpTo,
+} from './core/types.js'
+export { uuidv7 } from './core/uuid.js'
+export { createInMemoryEventStore } from './memory/event-store.js'
+export type { InMemoryEventStoreOptions } from './memory/event-store.js'

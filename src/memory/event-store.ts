@@ -1,0 +1,143 @@
+import { decideAppend, decideDelete, type StoreBackend, type StreamPageQuery, type StreamState } from '../core/internal.js'
+import { ChangeSignal } from '../core/signal.js'
+import { createEventStore, type StoreOptions } from '../core/store.js'
+import type { AppendResult, DeleteMode, EventFilter, EventStore, ExpectedRevision, RecordedEvent } from '../core/types.js'
+import type { PreparedEvent } from '../core/validation.js'
+
+/** Stored as JSON text so readers get fresh copies and see exactly what a database would return. */
+interface StoredEvent {
+  id: string
+  type: string
+  data: string
+  metadata: string
+  streamId: string
+  revision: bigint
+  position: bigint
+  recordedAt: number
+}
+
+const toRecorded = (e: StoredEvent): RecordedEvent => ({
+  id: e.id,
+  type: e.type,
+  data: JSON.parse(e.data),
+  metadata: JSON.parse(e.metadata),
+  streamId: e.streamId,
+  revision: e.revision,
+  position: e.position,
+  recordedAt: new Date(e.recordedAt),
+})
+
+const matches = (e: StoredEvent, filter: EventFilter | undefined): boolean =>
+  (filter?.eventTypes === undefined || filter.eventTypes.includes(e.type)) &&
+  (filter?.streamPrefix === undefined || e.streamId.startsWith(filter.streamPrefix))
+
+/** First index in a position-sorted log whose position is greater than `after`. */
+function firstAfter(log: StoredEvent[], after: bigint): number {
+  let low = 0
+  let high = log.length
+  while (low < high) {
+    const mid = (low + high) >>> 1
+    if ((log[mid] as StoredEvent).position <= after) low = mid + 1
+    else high = mid
+  }
+  return low
+}
+
+class MemoryBackend implements StoreBackend {
+  readonly changes = new ChangeSignal()
+  readonly pollIntervalMs = 60_000
+  #log: StoredEvent[] = []
+  #streams = new Map<string, { state: StreamState; events: StoredEvent[] }>()
+  #byId = new Map<string, StoredEvent>()
+  #lastPosition = 0n
+
+  async migrate(): Promise<void> {}
+
+  async append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    const stream = this.#streams.get(streamId)
+    const ids = events.map((e) => e.id)
+    const found = ids.flatMap((id) => this.#byId.get(id) ?? [])
+    const decision = decideAppend(streamId, expected, stream?.state, ids, found)
+    if (!decision.write) return decision.result
+    const entry = stream ?? { state: { revision: -1n, status: 'live' as const }, events: [] }
+    const recordedAt = Date.now()
+    const stored = events.map(
+      (e, i): StoredEvent => ({
+        ...e,
+        streamId,
+        revision: decision.firstRevision + BigInt(i),
+        position: ++this.#lastPosition,
+        recordedAt,
+      }),
+    )
+    for (const e of stored) this.#byId.set(e.id, e)
+    this.#log.push(...stored)
+    entry.events.push(...stored)
+    entry.state = { revision: decision.firstRevision + BigInt(events.length - 1), status: 'live' }
+    this.#streams.set(streamId, entry)
+    this.changes.notify()
+    const last = stored.at(-1) as StoredEvent
+    return { nextExpectedRevision: last.revision, position: last.position }
+  }
+
+  async readStreamPage(streamId: string, { from, direction, limit }: StreamPageQuery): Promise<RecordedEvent[]> {
+    const events = this.#streams.get(streamId)?.events ?? []
+    if (direction === 'forwards') {
+      return events
+        .filter((e) => from === undefined || e.revision >= from)
+        .slice(0, limit)
+        .map(toRecorded)
+    }
+    const candidates = events.filter((e) => from === undefined || e.revision <= from)
+    return candidates
+      .slice(Math.max(0, candidates.length - limit))
+      .reverse()
+      .map(toRecorded)
+  }
+
+  async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
+    const page: RecordedEvent[] = []
+    for (let i = firstAfter(this.#log, after); i < this.#log.length && page.length < limit; i++) {
+      const event = this.#log[i] as StoredEvent
+      if (matches(event, filter)) page.push(toRecorded(event))
+    }
+    return page
+  }
+
+  async headPosition(): Promise<bigint> {
+    return this.#lastPosition
+  }
+
+  async streamHead(streamId: string): Promise<bigint | undefined> {
+    return this.#streams.get(streamId)?.events.at(-1)?.revision
+  }
+
+  async deleteStream(streamId: string, mode: DeleteMode, expected: ExpectedRevision): Promise<void> {
+    const stream = this.#streams.get(streamId)
+    decideDelete(streamId, expected, stream?.state)
+    if (stream === undefined && mode === 'soft') return
+    const removed = new Set(stream?.events ?? [])
+    for (const e of removed) this.#byId.delete(e.id)
+    if (removed.size > 0) this.#log = this.#log.filter((e) => !removed.has(e))
+    const revision = stream?.state.revision ?? -1n
+    this.#streams.set(streamId, {
+      state: { revision, status: mode === 'soft' ? 'soft_deleted' : 'hard_deleted' },
+      events: [],
+    })
+  }
+
+  async close(): Promise<void> {}
+}
+
+export interface InMemoryEventStoreOptions extends StoreOptions {}
+
+/**
+ * An event store in process memory, with the same semantics as the SQL stores: for tests and demos.
+ *
+ * @example
+ * const store = createInMemoryEventStore()
+ * await store.appendToStream('account-1', [{ type: 'Opened', data: { owner: 'Ada' } }])
+ */
+export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}): EventStore {
+  return createEventStore(new MemoryBackend(), options)
+}
