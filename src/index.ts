@@ -1,16 +1,16 @@
+export type { ErrorCode } from './core/errors.js'
 export {
   DuplicateEventIdError,
-  EventTooLargeError,
   EventfoldError,
+  EventTooLargeError,
   InvalidInputError,
+  isEventfoldError,
   StoreClosedError,
   StoreUnavailableError,
   StreamDeletedError,
   SubscriptionHandlerError,
   WrongExpectedRevisionError,
-  isEventfoldError,
 } from './core/errors.js'
-export type { ErrorCode } from './core/errors.js'
 export type { StoreOptions } from './core/store.js'
 export type {
   ActualRevision,
@@ -41,5 +41,5 @@ export type {
   UpTo,
 } from './core/types.js'
 export { uuidv7 } from './core/uuid.js'
-export { createInMemoryEventStore } from './memory/event-store.js'
 export type { InMemoryEventStoreOptions } from './memory/event-store.js'
+export { createInMemoryEventStore } from './memory/event-store.js'

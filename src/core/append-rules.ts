@@ -80,11 +80,7 @@ export function decideAppend(
 }
 
 /** Checks a delete against stored state: a tombstone cannot be deleted again. */
-export function decideDelete(
-  streamId: string,
-  expected: ExpectedRevision,
-  state: StreamState | undefined,
-): void {
+export function decideDelete(streamId: string, expected: ExpectedRevision, state: StreamState | undefined): void {
   if (state?.status === 'hard_deleted') throw new StreamDeletedError(streamId)
   checkRevision(streamId, expected, state)
 }

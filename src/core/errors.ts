@@ -45,10 +45,7 @@ export class WrongExpectedRevisionError extends EventfoldError {
     readonly expected: ExpectedRevision,
     readonly actual: ActualRevision,
   ) {
-    super(
-      'WRONG_EXPECTED_REVISION',
-      `Stream '${streamId}': expected revision ${show(expected)}, actual ${show(actual)}`,
-    )
+    super('WRONG_EXPECTED_REVISION', `Stream '${streamId}': expected revision ${show(expected)}, actual ${show(actual)}`)
   }
 }
 

@@ -1,4 +1,4 @@
-import { StoreClosedError } from './errors.js'
+import { InvalidInputError, StoreClosedError } from './errors.js'
 import type { ChangeSignal } from './signal.js'
 import { startSubscription } from './subscription.js'
 import type {
@@ -22,8 +22,14 @@ import type {
   Subscription,
   SubscriptionStart,
 } from './types.js'
-import { checkExpectedRevision, checkReadAll, checkReadStream, checkStreamId, prepareAppend, type PreparedEvent } from './validation.js'
-import { InvalidInputError } from './errors.js'
+import {
+  checkExpectedRevision,
+  checkReadAll,
+  checkReadStream,
+  checkStreamId,
+  type PreparedEvent,
+  prepareAppend,
+} from './validation.js'
 
 export interface StreamPageQuery {
   /** First revision to return (inclusive); undefined means the stream's start (or end, backwards). */
@@ -182,8 +188,7 @@ class CoreEventStore implements EventStore {
         {
           start: async () =>
             from === 'start' ? -1n : from === 'end' ? ((await this.backend.streamHead(streamId)) ?? -1n) : from.after,
-          fetch: (cursor, limit) =>
-            this.backend.readStreamPage(streamId, { from: cursor + 1n, direction: 'forwards', limit }),
+          fetch: (cursor, limit) => this.backend.readStreamPage(streamId, { from: cursor + 1n, direction: 'forwards', limit }),
           cursorOf: (event) => event.revision,
         },
         options.handler,

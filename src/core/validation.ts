@@ -76,7 +76,10 @@ export function toJson(value: unknown, field: string, code: 'INVALID_EVENT_DATA'
         return replaced
       case 'object':
         if (original !== null && !Array.isArray(original) && !isPlainObject(original)) {
-          fail(key, `holds a ${original.constructor?.name ?? 'non-plain object'}; store plain JSON (e.g. an ISO string for a Date)`)
+          fail(
+            key,
+            `holds a ${original.constructor?.name ?? 'non-plain object'}; store plain JSON (e.g. an ISO string for a Date)`,
+          )
         }
         return replaced
       default:
@@ -106,7 +109,11 @@ function prepareMetadata(metadata: unknown, id: string, index: number): string {
       throw new InvalidInputError('INVALID_METADATA', `${field}.${key} must be a non-empty string`, field)
     }
   }
-  return toJson({ ...given, correlationId: given.correlationId ?? id, causationId: given.causationId ?? id }, field, 'INVALID_METADATA')
+  return toJson(
+    { ...given, correlationId: given.correlationId ?? id, causationId: given.causationId ?? id },
+    field,
+    'INVALID_METADATA',
+  )
 }
 
 /**
@@ -171,7 +178,10 @@ export function checkReadAll(options: ReadAllOptions | undefined) {
   checkCount(options?.maxCount)
   checkPoint(options?.after, 'after')
   const filter = options?.filter
-  if (filter?.eventTypes !== undefined && !(Array.isArray(filter.eventTypes) && filter.eventTypes.every((t) => typeof t === 'string'))) {
+  if (
+    filter?.eventTypes !== undefined &&
+    !(Array.isArray(filter.eventTypes) && filter.eventTypes.every((t) => typeof t === 'string'))
+  ) {
     throw new InvalidInputError('INVALID_ARGUMENT', 'filter.eventTypes must be an array of strings', 'filter.eventTypes')
   }
   if (filter?.streamPrefix !== undefined && typeof filter.streamPrefix !== 'string') {

@@ -1,0 +1,166 @@
+import Database from 'better-sqlite3'
+import {
+  ChangeSignal,
+  createEventStore,
+  decideAppend,
+  decideDelete,
+  EventfoldError,
+  type PreparedEvent,
+  type StoreBackend,
+  type StoreOptions,
+  StoreUnavailableError,
+  type StreamPageQuery,
+  type StreamState,
+} from '../core/internal.js'
+import type { AppendResult, DeleteMode, EventFilter, EventStore, ExpectedRevision, RecordedEvent } from '../core/types.js'
+import { migrate } from './migrations.js'
+import { type EventRow, prepareStatements, type Statements } from './sql.js'
+
+export interface SqliteEventStoreOptions extends StoreOptions {
+  /** A file path, or ':memory:' for a private in-memory database. */
+  path: string
+  /** How long a write waits for another process's lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number
+  /**
+   * How often a live subscription looks for events written by *other* processes; appends made
+   * through this store wake subscribers at once. Default 250 ms.
+   */
+  pollIntervalMs?: number
+}
+
+const MAX_REVISION = 9223372036854775807n
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  id: row.event_id,
+  type: row.type,
+  data: JSON.parse(row.data),
+  metadata: JSON.parse(row.metadata),
+  streamId: row.stream_id,
+  revision: row.revision,
+  position: row.position,
+  recordedAt: new Date(Number(row.recorded_at)),
+})
+
+class SqliteBackend implements StoreBackend {
+  readonly changes = new ChangeSignal()
+  readonly pollIntervalMs: number
+  readonly #db: Database.Database
+  #statements: Statements | undefined
+
+  constructor(options: SqliteEventStoreOptions) {
+    this.#db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
+    this.pollIntervalMs = options.pollIntervalMs ?? 250
+    // WAL lets readers (subscriptions, other processes) run while a writer commits.
+    this.#db.pragma('journal_mode = WAL')
+    this.#db.pragma('foreign_keys = ON')
+  }
+
+  get #sql(): Statements {
+    if (this.#statements === undefined) {
+      try {
+        this.#statements = prepareStatements(this.#db)
+      } catch (error) {
+        throw new EventfoldError('INVALID_ARGUMENT', 'The SQLite event store has no tables yet: call migrate() first', {
+          cause: error,
+        })
+      }
+    }
+    return this.#statements
+  }
+
+  async migrate(): Promise<void> {
+    guard(() => migrate(this.#db))
+  }
+
+  #streamState(streamId: string): StreamState | undefined {
+    return this.#sql.stream.get(streamId) as StreamState | undefined
+  }
+
+  async append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    const sql = this.#sql
+    // IMMEDIATE takes the write lock before reading the stream's revision, so the check and the
+    // insert are atomic across processes too.
+    const write = this.#db.transaction((): AppendResult => {
+      const ids = events.map((e) => e.id)
+      const found = sql.idsIn.all(JSON.stringify(ids)).map((row) => ({ ...row, id: row.event_id, streamId: row.stream_id }))
+      const decision = decideAppend(streamId, expected, this.#streamState(streamId), ids, found)
+      if (!decision.write) return decision.result
+      const recordedAt = Date.now()
+      let position = 0n
+      let revision = decision.firstRevision
+      for (const event of events) {
+        const info = sql.insertEvent.run(event.id, streamId, revision, event.type, event.data, event.metadata, recordedAt)
+        position = BigInt(info.lastInsertRowid)
+        revision++
+      }
+      sql.upsertStream.run(streamId, revision - 1n, 'live')
+      return { nextExpectedRevision: revision - 1n, position }
+    })
+    const result = guard(() => write.immediate())
+    this.changes.notify()
+    return result
+  }
+
+  async readStreamPage(streamId: string, { from, direction, limit }: StreamPageQuery): Promise<RecordedEvent[]> {
+    const rows =
+      direction === 'forwards'
+        ? this.#sql.readStreamForwards.all(streamId, from ?? 0n, limit)
+        : this.#sql.readStreamBackwards.all(streamId, from ?? MAX_REVISION, limit)
+    return rows.map(toRecorded)
+  }
+
+  async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
+    const types = filter?.eventTypes === undefined ? null : JSON.stringify(filter.eventTypes)
+    const prefix = filter?.streamPrefix ?? null
+    return this.#sql.readAll.all(after, types, types, prefix, prefix, prefix, limit).map(toRecorded)
+  }
+
+  async headPosition(): Promise<bigint> {
+    return this.#sql.headPosition.get()?.head ?? 0n
+  }
+
+  async streamHead(streamId: string): Promise<bigint | undefined> {
+    return this.#sql.streamHead.get(streamId)?.head ?? undefined
+  }
+
+  async deleteStream(streamId: string, mode: DeleteMode, expected: ExpectedRevision): Promise<void> {
+    const sql = this.#sql
+    const remove = this.#db.transaction(() => {
+      const state = this.#streamState(streamId)
+      decideDelete(streamId, expected, state)
+      if (state === undefined && mode === 'soft') return
+      sql.deleteStreamEvents.run(streamId)
+      sql.upsertStream.run(streamId, state?.revision ?? -1n, mode === 'soft' ? 'soft_deleted' : 'hard_deleted')
+    })
+    guard(() => remove.immediate())
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close()
+  }
+}
+
+/** SQLITE_BUSY and friends mean another process held the lock too long: the write did not happen. */
+function guard<T>(work: () => T): T {
+  try {
+    return work()
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    if (typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))) {
+      throw new StoreUnavailableError('SQLite database is locked by another connection', error)
+    }
+    throw error
+  }
+}
+
+/**
+ * The embedded event store: one SQLite file (WAL mode), no server.
+ *
+ * @example
+ * const store = createSqliteEventStore({ path: 'events.db' })
+ * await store.migrate()
+ * await store.appendToStream('account-1', [{ type: 'Opened', data: { owner: 'Ada' } }], { expectedRevision: 'no_stream' })
+ */
+export function createSqliteEventStore(options: SqliteEventStoreOptions): EventStore {
+  return createEventStore(new SqliteBackend(options), options)
+}

@@ -1,0 +1,51 @@
+import type { Database } from 'better-sqlite3'
+
+export interface Migration {
+  version: number
+  up: string
+}
+
+/** Append-only: a released migration is never edited, only followed by a new one. */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    up: `
+      -- AUTOINCREMENT: positions must never be reused, even after the newest events are deleted,
+      -- or a subscriber past position P could later meet a new event at P.
+      CREATE TABLE events (
+        position    INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id    TEXT    NOT NULL UNIQUE,
+        stream_id   TEXT    NOT NULL,
+        revision    INTEGER NOT NULL,
+        type        TEXT    NOT NULL,
+        data        TEXT    NOT NULL,
+        metadata    TEXT    NOT NULL,
+        recorded_at INTEGER NOT NULL,
+        UNIQUE (stream_id, revision)
+      );
+      CREATE TABLE streams (
+        stream_id TEXT    PRIMARY KEY,
+        revision  INTEGER NOT NULL,
+        status    TEXT    NOT NULL CHECK (status IN ('live', 'soft_deleted', 'hard_deleted'))
+      ) WITHOUT ROWID;
+    `,
+  },
+]
+
+/**
+ * Applies pending migrations. BEGIN IMMEDIATE takes SQLite's write lock up front, so a second
+ * process migrating at the same time waits (busy_timeout) and then finds the work done.
+ */
+export function migrate(db: Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS eventfold_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)')
+  const applied = db.prepare('SELECT version FROM eventfold_migrations WHERE version = ?').pluck()
+  const record = db.prepare('INSERT INTO eventfold_migrations (version, applied_at) VALUES (?, ?)')
+  const run = db.transaction(() => {
+    for (const migration of migrations) {
+      if (applied.get(migration.version) !== undefined) continue
+      db.exec(migration.up)
+      record.run(migration.version, Date.now())
+    }
+  })
+  run.immediate()
+}
