@@ -1,0 +1,55 @@
+import type pg from 'pg'
+import type { Logger } from '../core/types.js'
+import { appendFunctionV1 } from './append-function.js'
+import type { SchemaNames } from './identifiers.js'
+import { deleteFunctionV1, tablesV1 } from './schema-v1.js'
+
+export interface Migration {
+  version: number
+  /** SQL for the quoted schema name; runs inside the migration transaction. */
+  up: (schema: string) => string
+}
+
+/** Append only: a released version is never edited, a change is a new version. */
+export const migrations: readonly Migration[] = [
+  { version: 1, up: (s) => tablesV1(s) + deleteFunctionV1(s) + appendFunctionV1(s) },
+]
+
+/**
+ * Brings the schema up to the latest version in one transaction. Everything, CREATE SCHEMA
+ * included, runs under a transaction-scoped advisory lock: two processes starting at once would
+ * otherwise both see version 0 and race on CREATE, and one would fail.
+ */
+export async function migrate(pool: pg.Pool, names: SchemaNames, logger: Logger | undefined): Promise<void> {
+  const s = names.quoted
+  const client = await pool.connect()
+  // A checked-out client with no listener would crash the process if its connection dropped now.
+  const onError = (error: Error) => logger?.warn?.('eventfold: connection lost while migrating', { error })
+  client.on('error', onError)
+  let failure: unknown
+  try {
+    await client.query('BEGIN')
+    await client.query({ text: 'SELECT pg_advisory_xact_lock($1)', values: [names.migrateLockKey] })
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`)
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    )
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.migrations`)
+    const applied = new Set(rows.map((row) => Number(row.version)))
+    for (const migration of migrations) {
+      if (applied.has(migration.version)) continue
+      await client.query(migration.up(s))
+      await client.query({ text: `INSERT INTO ${s}.migrations (version) VALUES ($1)`, values: [migration.version] })
+      logger?.debug?.('eventfold: applied migration', { schema: names.name, version: migration.version })
+    }
+    await client.query('COMMIT')
+  } catch (error) {
+    failure = error
+    await client.query('ROLLBACK').catch(() => {})
+    throw error
+  } finally {
+    client.off('error', onError)
+    // A client whose transaction failed may be in a broken state: destroy it rather than reuse it.
+    client.release(failure instanceof Error ? failure : undefined)
+  }
+}

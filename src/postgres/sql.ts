@@ -1,0 +1,95 @@
+import type { StreamPageQuery } from '../core/internal.js'
+import type { DeleteMode, EventFilter, ExpectedRevision } from '../core/types.js'
+import type { PreparedEvent } from '../core/validation.js'
+import type { SchemaNames } from './identifiers.js'
+
+export interface Query {
+  text: string
+  values: unknown[]
+}
+
+export interface AppendRequest {
+  streamId: string
+  events: PreparedEvent[]
+  expected: ExpectedRevision
+}
+
+/** bigints travel as decimal strings: the driver has no int8 type of its own. */
+const expectedText = (expected: ExpectedRevision): string => (typeof expected === 'bigint' ? expected.toString() : expected)
+
+const EVENT_COLUMNS = `position, event_id, stream_id, revision, type, data::text AS data, metadata::text AS metadata,
+  (extract(epoch FROM recorded_at) * 1000)::int8 AS recorded_ms`
+
+/** One round trip for a whole batch; the function takes the write lock itself (see append_batch). */
+export function appendBatch(names: SchemaNames, requests: readonly AppendRequest[]): Query {
+  const events = requests.flatMap((request) => request.events)
+  return {
+    text: `SELECT r_status, r_revision, r_position, r_duplicate
+      FROM ${names.quoted}.append_batch($1, $2, $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::text[], $9::text[])`,
+    values: [
+      names.writeLockKey,
+      names.channel,
+      requests.map((request) => request.streamId),
+      requests.map((request) => expectedText(request.expected)),
+      requests.map((request) => request.events.length),
+      events.map((event) => event.id),
+      events.map((event) => event.type),
+      events.map((event) => event.data),
+      events.map((event) => event.metadata),
+    ],
+  }
+}
+
+/** Under the write lock too (inside the function), so no append lands between check and delete. */
+export function deleteStream(names: SchemaNames, streamId: string, mode: DeleteMode, expected: ExpectedRevision): Query {
+  return {
+    text: `SELECT r_status, r_revision FROM ${names.quoted}.delete_stream($1, $2, $3, $4)`,
+    values: [names.writeLockKey, streamId, mode, expectedText(expected)],
+  }
+}
+
+/**
+ * Keyset page of the log, on the primary key. No lock: positions become visible in order (see
+ * append_batch), so "position > after" never skips an event that commits later.
+ */
+export function readAllPage(names: SchemaNames, after: bigint, limit: number, filter: EventFilter | undefined): Query {
+  const values: unknown[] = [after.toString(), limit]
+  const conditions = ['position > $1']
+  if (filter?.eventTypes !== undefined) {
+    values.push(filter.eventTypes)
+    conditions.push(`type = ANY ($${values.length}::text[])`)
+  }
+  if (filter?.streamPrefix !== undefined) {
+    values.push(filter.streamPrefix)
+    // starts_with, not LIKE: a prefix holding % or _ must match literally.
+    conditions.push(`starts_with(stream_id, $${values.length})`)
+  }
+  return {
+    text: `SELECT ${EVENT_COLUMNS} FROM ${names.quoted}.events WHERE ${conditions.join(' AND ')} ORDER BY position LIMIT $2`,
+    values,
+  }
+}
+
+/** A page of one stream from a revision, on the (stream_id, revision) index. */
+export function readStreamPage(names: SchemaNames, streamId: string, { from, direction, limit }: StreamPageQuery): Query {
+  const forwards = direction === 'forwards'
+  const values: unknown[] = [streamId, limit]
+  let bound = ''
+  if (from !== undefined) {
+    values.push(from.toString())
+    bound = `AND revision ${forwards ? '>=' : '<='} $3`
+  }
+  return {
+    text: `SELECT ${EVENT_COLUMNS} FROM ${names.quoted}.events
+      WHERE stream_id = $1 ${bound} ORDER BY revision ${forwards ? 'ASC' : 'DESC'} LIMIT $2`,
+    values,
+  }
+}
+
+export function headPosition(names: SchemaNames): Query {
+  return { text: `SELECT coalesce(max(position), 0) AS head FROM ${names.quoted}.events`, values: [] }
+}
+
+export function streamHead(names: SchemaNames, streamId: string): Query {
+  return { text: `SELECT max(revision) AS head FROM ${names.quoted}.events WHERE stream_id = $1`, values: [streamId] }
+}

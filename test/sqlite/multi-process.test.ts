@@ -1,0 +1,43 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, expect, it, vi } from 'vitest'
+import type { RecordedEvent } from '../../src/index.js'
+import { createSqliteEventStore } from '../../src/sqlite/index.js'
+import { collect, expectWellOrdered } from '../conformance/helpers.js'
+
+const run = promisify(execFile)
+const dir = mkdtempSync(join(tmpdir(), 'eventfold-mp-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+it('keeps expected-revision checks atomic across processes sharing one file, and wakes a subscriber in another', async () => {
+  const path = join(dir, 'shared.db')
+  const observer = createSqliteEventStore({ path, pollIntervalMs: 20 })
+  await observer.migrate()
+  const seen: RecordedEvent[] = []
+  const sub = observer.subscribeToAll({ handler: (e) => void seen.push(e) })
+  await sub.caughtUp
+
+  const writers = 4
+  const perWriter = 25
+  const fixture = join(import.meta.dirname, 'fixtures', 'writer.ts')
+  // Each child migrates on start too: concurrent migrations of one file must all succeed.
+  const startAt = String(Date.now() + 3_000)
+  const outputs = await Promise.all(
+    Array.from({ length: writers }, (_, w) =>
+      run(process.execPath, ['--import', 'tsx', fixture, path, `w${w}`, String(perWriter), startAt], { timeout: 60_000 }),
+    ),
+  )
+  const conflicts = outputs.map((o) => (JSON.parse(o.stdout) as { conflicts: number }).conflicts)
+
+  const stream = await collect(observer.readStream('shared'))
+  expect(stream).toHaveLength(writers * perWriter)
+  expect(stream.map((e) => (e.data as { basedOn: string }).basedOn)).toEqual(stream.map((_, i) => String(i - 1)))
+  expect(conflicts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
+
+  await vi.waitFor(() => expect(seen).toHaveLength(writers * perWriter), { timeout: 5_000 })
+  expectWellOrdered(seen)
+  await observer.close()
+}, 90_000)
