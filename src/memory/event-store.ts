@@ -31,17 +31,20 @@ const matches = (e: StoredEvent, filter: EventFilter | undefined): boolean =>
   (filter?.eventTypes === undefined || filter.eventTypes.includes(e.type)) &&
   (filter?.streamPrefix === undefined || e.streamId.startsWith(filter.streamPrefix))
 
-/** First index in a position-sorted log whose position is greater than `after`. */
-function firstAfter(log: StoredEvent[], after: bigint): number {
+/** First index in a sorted list whose key is greater than `after` (keys: positions or revisions). */
+function firstAfter(list: StoredEvent[], after: bigint, key: (e: StoredEvent) => bigint): number {
   let low = 0
-  let high = log.length
+  let high = list.length
   while (low < high) {
     const mid = (low + high) >>> 1
-    if ((log[mid] as StoredEvent).position <= after) low = mid + 1
+    if (key(list[mid] as StoredEvent) <= after) low = mid + 1
     else high = mid
   }
   return low
 }
+
+const byPosition = (e: StoredEvent) => e.position
+const byRevision = (e: StoredEvent) => e.revision
 
 class MemoryBackend implements StoreBackend {
   readonly changes = new ChangeSignal()
@@ -83,21 +86,19 @@ class MemoryBackend implements StoreBackend {
   async readStreamPage(streamId: string, { from, direction, limit }: StreamPageQuery): Promise<RecordedEvent[]> {
     const events = this.#streams.get(streamId)?.events ?? []
     if (direction === 'forwards') {
-      return events
-        .filter((e) => from === undefined || e.revision >= from)
-        .slice(0, limit)
-        .map(toRecorded)
+      const start = from === undefined ? 0 : firstAfter(events, from - 1n, byRevision)
+      return events.slice(start, start + limit).map(toRecorded)
     }
-    const candidates = events.filter((e) => from === undefined || e.revision <= from)
-    return candidates
-      .slice(Math.max(0, candidates.length - limit))
+    const end = from === undefined ? events.length : firstAfter(events, from, byRevision)
+    return events
+      .slice(Math.max(0, end - limit), end)
       .reverse()
       .map(toRecorded)
   }
 
   async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
     const page: RecordedEvent[] = []
-    for (let i = firstAfter(this.#log, after); i < this.#log.length && page.length < limit; i++) {
+    for (let i = firstAfter(this.#log, after, byPosition); i < this.#log.length && page.length < limit; i++) {
       const event = this.#log[i] as StoredEvent
       if (matches(event, filter)) page.push(toRecorded(event))
     }
