@@ -8,7 +8,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { type EventStore, type RecordedEvent, isEventfoldError } from '../src/index.js'
+import { type EventStore, isEventfoldError, type RecordedEvent } from '../src/index.js'
 import { createSqliteEventStore } from '../src/sqlite/index.js'
 
 type AccountEvent =
@@ -135,7 +135,9 @@ async function main() {
 
   const expected = ACCOUNTS.length * 1000
   if (sum !== expected || runningTotal !== expected) {
-    console.error(`Money was created or destroyed: balances sum to ${sum}, subscription saw ${runningTotal}, expected ${expected}`)
+    console.error(
+      `Money was created or destroyed: balances sum to ${sum}, subscription saw ${runningTotal}, expected ${expected}`,
+    )
     process.exit(1)
   }
   console.log(`\nMoney conserved: ${expected} in, ${sum} out. Database: ${path}`)

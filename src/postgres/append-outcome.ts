@@ -26,6 +26,9 @@ export function toAppendOutcome(request: AppendRequest, row: AppendRow | undefin
       return { ok: false, error: new WrongExpectedRevisionError(streamId, expected, row.r_revision ?? 'no_stream') }
     default:
       // Cannot happen unless the function and this code disagree; never report success for it.
-      return { ok: false, error: new Error(`append_batch returned no usable row for '${streamId}' (status ${String(row?.r_status)})`) }
+      return {
+        ok: false,
+        error: new Error(`append_batch returned no usable row for '${streamId}' (status ${String(row?.r_status)})`),
+      }
   }
 }

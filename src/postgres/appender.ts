@@ -1,6 +1,6 @@
+import { isEventfoldError } from '../core/errors.js'
 import type { AppendResult } from '../core/types.js'
-import { toAppendOutcome, type AppendRow } from './append-outcome.js'
-import { isConnectionError } from './errors.js'
+import { type AppendRow, toAppendOutcome } from './append-outcome.js'
 import type { AppendRequest } from './sql.js'
 
 interface Pending extends AppendRequest {
@@ -95,8 +95,9 @@ export class Appender {
     try {
       rows = await this.send(batch)
     } catch (error) {
-      // Nothing committed, but the batch is suspect as a whole: isolate the culprit by going one by one.
-      if (batch.length > 1 && !isConnectionError(error)) {
+      // A lost connection leaves the outcome unknown: every request in the batch must hear so.
+      // Any other error rolled the whole batch back; isolate the culprit by going one by one.
+      if (batch.length > 1 && !isEventfoldError(error, 'STORE_UNAVAILABLE')) {
         for (const request of batch) await this.#flush([request])
         return
       }

@@ -1,7 +1,16 @@
 import { StoreUnavailableError } from '../core/internal.js'
 
 // Socket-level failures: the server is down, restarting, or the network dropped us.
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN'])
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
 // admin_shutdown, crash_shutdown, cannot_connect_now: the server ended or refused our session.
 const SHUTDOWN_STATES = new Set(['57P01', '57P02', '57P03'])
 // node-postgres reports a dropped or unusable connection with these messages and no code.
@@ -14,7 +23,7 @@ const DRIVER_MESSAGES = [
 ]
 
 /** True when the error means the database could not be reached, not that the query was wrong. */
-export function isConnectionError(error: unknown): boolean {
+function isConnectionError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false
   const { code, message } = error as { code?: unknown; message?: unknown }
   if (typeof code === 'string' && (NETWORK_CODES.has(code) || SHUTDOWN_STATES.has(code) || code.startsWith('08'))) return true

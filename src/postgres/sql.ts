@@ -14,7 +14,7 @@ export interface AppendRequest {
   expected: ExpectedRevision
 }
 
-/** bigints travel as decimal strings: the driver has no int8 type of its own. */
+/** bigints travel as decimal strings: node-postgres does not serialize BigInt itself. */
 const expectedText = (expected: ExpectedRevision): string => (typeof expected === 'bigint' ? expected.toString() : expected)
 
 const EVENT_COLUMNS = `position, event_id, stream_id, revision, type, data::text AS data, metadata::text AS metadata,

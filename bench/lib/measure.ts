@@ -1,0 +1,49 @@
+import { hrtime } from 'node:process'
+
+export const now = () => Number(hrtime.bigint()) / 1e6
+
+/**
+ * Runs `concurrency` loops of `op` for `durationMs` (after a short warm-up) and returns operations
+ * per second. `op` gets the worker index and its own iteration count.
+ */
+export async function throughput(
+  concurrency: number,
+  durationMs: number,
+  op: (worker: number, iteration: number) => Promise<number | undefined>,
+  warmupMs = Math.min(1_000, durationMs / 4),
+): Promise<{ perSecond: number; count: number }> {
+  let counting = false
+  let stop = false
+  let count = 0
+  const workers = Array.from({ length: concurrency }, async (_, worker) => {
+    for (let i = 0; !stop; i++) {
+      const units = (await op(worker, i)) ?? 1
+      if (counting) count += units
+      // A synchronous backend (SQLite) resolves in microtasks only: let timers run now and then.
+      if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve))
+    }
+  })
+  await sleep(warmupMs)
+  counting = true
+  const started = now()
+  await sleep(durationMs)
+  counting = false
+  const elapsed = now() - started
+  stop = true
+  await Promise.all(workers)
+  return { perSecond: Math.round((count / elapsed) * 1000), count }
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export function percentiles(samples: number[], points: number[]): Record<string, number> {
+  const sorted = [...samples].sort((a, b) => a - b)
+  const out: Record<string, number> = {}
+  for (const p of points) {
+    const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+    out[`p${p}`] = Math.round((sorted[index] ?? Number.NaN) * 1000) / 1000
+  }
+  return out
+}
+
+export const ratio = (value: number, baseline: number) => Math.round((value / baseline) * 100) / 100

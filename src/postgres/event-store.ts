@@ -1,0 +1,117 @@
+import pg from 'pg'
+import { StreamDeletedError, WrongExpectedRevisionError } from '../core/errors.js'
+import type { StoreBackend, StreamPageQuery } from '../core/internal.js'
+import { ChangeSignal } from '../core/internal.js'
+import type { AppendResult, DeleteMode, EventFilter, ExpectedRevision, Logger, RecordedEvent } from '../core/types.js'
+import type { PreparedEvent } from '../core/validation.js'
+import type { AppendRow } from './append-outcome.js'
+import { Appender } from './appender.js'
+import { toStoreError } from './errors.js'
+import type { SchemaNames } from './identifiers.js'
+import { migrate } from './migrations.js'
+import { Notifier } from './notifier.js'
+import { type EventRow, toRecordedEvent, typeParsers } from './rows.js'
+import * as sql from './sql.js'
+
+export interface BackendConfig {
+  connectionString: string
+  names: SchemaNames
+  poolSize: number
+  logger: Logger | undefined
+}
+
+/** Starts the notifier when a subscription first waits: a store that never subscribes never listens. */
+class ListeningSignal extends ChangeSignal {
+  constructor(private readonly onFirstWait: () => void) {
+    super()
+  }
+
+  override waitForChange(since: number, timeoutMs: number, abort: AbortSignal): Promise<void> {
+    this.onFirstWait()
+    return super.waitForChange(since, timeoutMs, abort)
+  }
+}
+
+/** The PostgreSQL storage port: SQL lives in `sql.ts` and the schema's functions, this wires them. */
+export class PostgresBackend implements StoreBackend {
+  // LISTEN/NOTIFY is the delivery path; polling only covers a notification lost in a reconnect.
+  readonly pollIntervalMs = 2_000
+  readonly changes: ChangeSignal
+  readonly appender: Appender
+  readonly #pool: pg.Pool
+  readonly #notifier: Notifier
+  readonly #names: SchemaNames
+  readonly #logger: Logger | undefined
+
+  constructor({ connectionString, names, poolSize, logger }: BackendConfig) {
+    this.#names = names
+    this.#logger = logger
+    const connection = { connectionString, types: typeParsers }
+    this.#pool = new pg.Pool({ ...connection, max: poolSize, connectionTimeoutMillis: 10_000, keepAlive: true })
+    // An idle client whose connection drops emits here; unhandled, it would crash the process.
+    this.#pool.on('error', (error) => logger?.warn?.('eventfold: idle PostgreSQL connection failed', { error }))
+    this.changes = new ListeningSignal(() => this.#notifier.start())
+    this.#notifier = new Notifier(connection, names.channel, this.changes, logger)
+    this.appender = new Appender(
+      (requests) => this.#query<AppendRow>(sql.appendBatch(names, requests)),
+      () => this.changes.notify(),
+    )
+  }
+
+  async migrate(): Promise<void> {
+    try {
+      await migrate(this.#pool, this.#names, this.#logger)
+    } catch (error) {
+      throw toStoreError(error)
+    }
+  }
+
+  append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    return this.appender.append({ streamId, events, expected })
+  }
+
+  async readStreamPage(streamId: string, query: StreamPageQuery): Promise<RecordedEvent[]> {
+    const rows = await this.#query<EventRow>(sql.readStreamPage(this.#names, streamId, query))
+    return rows.map(toRecordedEvent)
+  }
+
+  async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
+    const rows = await this.#query<EventRow>(sql.readAllPage(this.#names, after, limit, filter))
+    return rows.map(toRecordedEvent)
+  }
+
+  async headPosition(): Promise<bigint> {
+    const [row] = await this.#query<{ head: bigint }>(sql.headPosition(this.#names))
+    return row?.head ?? 0n
+  }
+
+  async streamHead(streamId: string): Promise<bigint | undefined> {
+    const [row] = await this.#query<{ head: bigint | null }>(sql.streamHead(this.#names, streamId))
+    return row?.head ?? undefined
+  }
+
+  async deleteStream(streamId: string, mode: DeleteMode, expected: ExpectedRevision): Promise<void> {
+    const [row] = await this.#query<{ r_status: string; r_revision: bigint | null }>(
+      sql.deleteStream(this.#names, streamId, mode, expected),
+    )
+    if (row?.r_status === 'deleted') throw new StreamDeletedError(streamId)
+    if (row?.r_status === 'wrong_revision')
+      throw new WrongExpectedRevisionError(streamId, expected, row.r_revision ?? 'no_stream')
+    if (row?.r_status !== 'ok') throw new Error(`delete_stream returned no usable row for '${streamId}'`)
+  }
+
+  /** Lets queued appends finish, then closes every connection. */
+  async close(): Promise<void> {
+    await this.appender.drain()
+    await this.#notifier.stop()
+    await this.#pool.end()
+  }
+
+  async #query<Row extends object>(query: sql.Query): Promise<Row[]> {
+    try {
+      return (await this.#pool.query<Row>(query)).rows
+    } catch (error) {
+      throw toStoreError(error)
+    }
+  }
+}

@@ -1,0 +1,3 @@
+import { eventStoreConformance } from '../conformance/suite.js'
+
+eventStoreConformance('postgres')

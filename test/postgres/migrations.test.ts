@@ -1,0 +1,82 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { isEventfoldError } from '../../src/index.js'
+import { createPostgresEventStore } from '../../src/postgres/index.js'
+import { migrations } from '../../src/postgres/migrations.js'
+import { admin, collect, DATABASE_URL, dropSchema, storeIn, uniqueSchema } from './helpers.js'
+
+const schemas: string[] = []
+const freshSchema = () => {
+  const schema = uniqueSchema('migrations')
+  schemas.push(schema)
+  return schema
+}
+
+afterAll(async () => {
+  for (const schema of schemas) await dropSchema(schema)
+})
+
+const appliedVersions = async (schema: string) =>
+  (await admin<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`)).map((row) => row.version)
+
+describe('postgres migrations', () => {
+  it('lets several stores migrate the same fresh schema at once', async () => {
+    const schema = freshSchema()
+    const stores = Array.from({ length: 5 }, () => storeIn(schema))
+    try {
+      await Promise.all(stores.map((store) => store.migrate()))
+      expect(await appliedVersions(schema)).toEqual(migrations.map((m) => m.version))
+      const result = await stores[0]!.appendToStream('s', [{ type: 'T', data: 1 }])
+      expect(result).toEqual({ nextExpectedRevision: 0n, position: 1n })
+    } finally {
+      await Promise.all(stores.map((store) => store.close()))
+    }
+  })
+
+  it('is a no-op when run again, keeping the data', async () => {
+    const schema = freshSchema()
+    const store = storeIn(schema)
+    try {
+      await store.migrate()
+      await store.appendToStream('s', [{ type: 'T', data: { kept: true } }])
+      await store.migrate()
+      await store.migrate()
+      expect(await appliedVersions(schema)).toEqual(migrations.map((m) => m.version))
+      const events = await collect(store.readAll())
+      expect(events.map((e) => e.data)).toEqual([{ kept: true }])
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('lists versions strictly increasing', () => {
+    const versions = migrations.map((m) => m.version)
+    expect(versions).toEqual([...versions].sort((a, b) => a - b))
+    expect(new Set(versions).size).toBe(versions.length)
+  })
+
+  it.each([['a"; drop table x; --'], [''], ['1abc'], ['with space'], ['dollar$'], ['pg_mine'], ['x'.repeat(64)], [42]])(
+    'rejects the schema name %j with INVALID_ARGUMENT before touching the database',
+    (schema) => {
+      let thrown: unknown
+      try {
+        createPostgresEventStore({ connectionString: DATABASE_URL, schema: schema as string })
+      } catch (error) {
+        thrown = error
+      }
+      expect(isEventfoldError(thrown, 'INVALID_ARGUMENT')).toBe(true)
+    },
+  )
+
+  it('accepts mixed case and keeps it exactly (the name is quoted)', async () => {
+    const schema = `Ef_Mixed_${freshSchema().slice(-8)}`
+    schemas.push(schema)
+    const store = storeIn(schema)
+    try {
+      await store.migrate()
+      const rows = await admin('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
+      expect(rows).toHaveLength(1)
+    } finally {
+      await store.close()
+    }
+  })
+})
