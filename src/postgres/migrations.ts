@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { Logger } from '../core/types.js'
 import { appendFunctionV1 } from './append-function.js'
+import { appendFunctionV2 } from './append-function-v2.js'
 import type { SchemaNames } from './identifiers.js'
 import { deleteFunctionV1, tablesV1 } from './schema-v1.js'
 
@@ -13,6 +14,7 @@ export interface Migration {
 /** Append only: a released version is never edited, a change is a new version. */
 export const migrations: readonly Migration[] = [
   { version: 1, up: (s) => tablesV1(s) + deleteFunctionV1(s) + appendFunctionV1(s) },
+  { version: 2, up: appendFunctionV2 },
 ]
 
 /**
