@@ -7,6 +7,10 @@ import { parseArgs } from 'node:util'
 import type { BackendName } from './lib/backends.js'
 import { emit, machine } from './lib/report.js'
 import { appendBatch, appendSingle } from './scenarios/append.js'
+import { catchUp } from './scenarios/catch-up.js'
+import { growth } from './scenarios/growth.js'
+import { hotStream } from './scenarios/hot-stream.js'
+import { liveLatency } from './scenarios/latency.js'
 
 export interface BenchOptions {
   seconds: number
@@ -18,6 +22,11 @@ type Scenario = (backends: BackendName[], options: BenchOptions) => Promise<void
 const scenarios: Record<string, Scenario> = {
   'append-single': appendSingle,
   'append-batch': appendBatch,
+  'hot-stream': hotStream,
+  // catch-up also reports peak RSS (the memory scenario): both come from one pass over the log.
+  'catch-up': catchUp,
+  'live-latency': liveLatency,
+  growth,
 }
 
 const { values, positionals } = parseArgs({

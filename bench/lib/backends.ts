@@ -28,6 +28,8 @@ export interface Raw {
   insert(rows: RawRow[]): Promise<void>
   readPage(after: number, limit: number): Promise<{ position: number }[]>
   count(): Promise<number>
+  /** Highest revision of a stream, -1 if none. */
+  lastRevision(stream: string): Promise<number>
 }
 
 export interface Bench {
@@ -72,6 +74,10 @@ export async function openPostgres(rawConnections: number, storeOptions: StoreOp
     async count() {
       return Number((await pool.query(`SELECT count(*) AS n FROM ${table}`)).rows[0].n)
     },
+    async lastRevision(stream) {
+      const { rows } = await pool.query(`SELECT coalesce(max(revision), -1) AS r FROM ${table} WHERE stream_id = $1`, [stream])
+      return Number(rows[0].r)
+    },
   }
   return {
     name: 'postgres',
@@ -107,6 +113,7 @@ export async function openSqlite(storeOptions: StoreOptions = {}): Promise<Bench
   const page = db.prepare(
     'SELECT position, stream_id, revision, type, data FROM raw_events WHERE position > ? ORDER BY position LIMIT ?',
   )
+  const lastRevision = db.prepare('SELECT coalesce(max(revision), -1) AS r FROM raw_events WHERE stream_id = ?')
   const others: EventStore[] = []
   return {
     name: 'sqlite',
@@ -123,6 +130,9 @@ export async function openSqlite(storeOptions: StoreOptions = {}): Promise<Bench
       },
       async count() {
         return (db.prepare('SELECT count(*) AS n FROM raw_events').get() as { n: number }).n
+      },
+      async lastRevision(stream) {
+        return (lastRevision.get(stream) as { r: number }).r
       },
     },
     async openStore(options) {

@@ -1,20 +1,29 @@
 import type { ActualRevision, ExpectedRevision } from './types.js'
 
-export type ErrorCode =
-  | 'WRONG_EXPECTED_REVISION'
-  | 'DUPLICATE_EVENT_ID'
-  | 'STREAM_DELETED'
-  | 'INVALID_STREAM_ID'
-  | 'INVALID_EVENT_TYPE'
-  | 'INVALID_EVENT_DATA'
-  | 'INVALID_EVENT_ID'
-  | 'INVALID_METADATA'
-  | 'EVENT_TOO_LARGE'
-  | 'INVALID_EXPECTED_REVISION'
-  | 'INVALID_ARGUMENT'
-  | 'STORE_UNAVAILABLE'
-  | 'STORE_CLOSED'
-  | 'SUBSCRIPTION_HANDLER_FAILED'
+export const ERROR_CODES = [
+  'WRONG_EXPECTED_REVISION',
+  'DUPLICATE_EVENT_ID',
+  'STREAM_DELETED',
+  'INVALID_STREAM_ID',
+  'INVALID_EVENT_TYPE',
+  'INVALID_EVENT_DATA',
+  'INVALID_EVENT_ID',
+  'INVALID_METADATA',
+  'EVENT_TOO_LARGE',
+  'INVALID_EXPECTED_REVISION',
+  'INVALID_ARGUMENT',
+  'STORE_UNAVAILABLE',
+  'STORE_CLOSED',
+  'SUBSCRIPTION_HANDLER_FAILED',
+  'INVALID_EVENT',
+  'UNKNOWN_EVENT_TYPE',
+  'UPCAST_FAILED',
+  'INVALID_SCHEMA_DEFINITION',
+] as const
+
+export type ErrorCode = (typeof ERROR_CODES)[number]
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES)
 
 /**
  * Base of every error eventfold throws. Match on `code`, not on the class: two copies of the
@@ -30,10 +39,15 @@ export class EventfoldError extends Error {
   }
 }
 
+/**
+ * True for an error eventfold threw (optionally with this code). It checks the code against the
+ * known list rather than the class, so errors from another copy of the package match too, and a
+ * driver's own `code` (a SQLSTATE, SQLITE_…) never does.
+ */
 export function isEventfoldError(error: unknown, code?: ErrorCode): error is EventfoldError {
   if (typeof error !== 'object' || error === null) return false
   const found = (error as { code?: unknown }).code
-  return typeof found === 'string' && (code === undefined ? found.length > 0 : found === code)
+  return typeof found === 'string' && KNOWN_CODES.has(found) && (code === undefined || found === code)
 }
 
 const show = (revision: ExpectedRevision | ActualRevision): string =>

@@ -2,7 +2,7 @@
 
 export type { StoredEventRef, StreamState } from './append-rules.js'
 export { actualRevision, checkRevision, decideAppend, decideDelete } from './append-rules.js'
-export { EventfoldError, InvalidInputError, StoreUnavailableError } from './errors.js'
+export { EventfoldError, InvalidInputError, isEventfoldError, StoreUnavailableError } from './errors.js'
 export { ChangeSignal } from './signal.js'
 export type { StoreBackend, StoreOptions, StreamPageQuery } from './store.js'
 export { createEventStore } from './store.js'

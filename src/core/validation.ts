@@ -18,6 +18,11 @@ export interface PreparedEvent {
   data: string
   /** JSON text of the metadata, with `correlationId` and `causationId` filled in. */
   metadata: string
+  /**
+   * Whether the caller chose the id. Only such ids can already be stored (a retry); a fresh UUIDv7
+   * cannot, so backends may skip looking it up and leave the unique index as the backstop.
+   */
+  idGiven: boolean
 }
 
 function checkName(value: unknown, what: string, code: 'INVALID_STREAM_ID' | 'INVALID_EVENT_TYPE', max: number) {
@@ -147,7 +152,7 @@ export function prepareAppend(
     const metadata = prepareMetadata(event.metadata, id, index)
     const size = Buffer.byteLength(data) + Buffer.byteLength(metadata)
     if (size > maxBytes) throw new EventTooLargeError(index, size, maxBytes)
-    return { id, type: event.type, data, metadata }
+    return { id, type: event.type, data, metadata, idGiven: event.id !== undefined }
   })
 }
 

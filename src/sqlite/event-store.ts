@@ -13,6 +13,7 @@ import {
   type StreamState,
 } from '../core/internal.js'
 import type { AppendResult, DeleteMode, EventFilter, EventStore, ExpectedRevision, RecordedEvent } from '../core/types.js'
+import { type AppendRequest, GroupCommit } from './group-commit.js'
 import { migrate } from './migrations.js'
 import { type EventRow, prepareStatements, type Statements } from './sql.js'
 
@@ -46,6 +47,7 @@ class SqliteBackend implements StoreBackend {
   readonly pollIntervalMs: number
   readonly #db: Database.Database
   #statements: Statements | undefined
+  readonly #groupCommit: GroupCommit
 
   constructor(options: SqliteEventStoreOptions) {
     this.#db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
@@ -53,6 +55,14 @@ class SqliteBackend implements StoreBackend {
     // WAL lets readers (subscriptions, other processes) run while a writer commits.
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('foreign_keys = ON')
+    // Built once: better-sqlite3's transaction wrapper is costly to create on every append.
+    const writeBatch = this.#db.transaction((requests: AppendRequest[]) => requests.map((r) => this.#writeOne(r)))
+    // IMMEDIATE takes the write lock before any stream's revision is read, so each check and its
+    // insert are atomic across processes too.
+    this.#groupCommit = new GroupCommit(
+      (requests) => guard(() => writeBatch.immediate(requests)),
+      () => this.changes.notify(),
+    )
   }
 
   get #sql(): Statements {
@@ -76,29 +86,40 @@ class SqliteBackend implements StoreBackend {
     return this.#sql.stream.get(streamId) as StreamState | undefined
   }
 
-  async append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    return this.#groupCommit.append({ streamId, events, expected })
+  }
+
+  /** One request of a batch. A rule it breaks is its own outcome: the rules run before any write. */
+  #writeOne(request: AppendRequest): AppendResult | Error {
+    try {
+      return this.#writeAppend(request)
+    } catch (error) {
+      // Only a rule broken before any write may fail alone; anything else must roll back the batch.
+      if (error instanceof EventfoldError) return error
+      throw error
+    }
+  }
+
+  #writeAppend({ streamId, events, expected }: AppendRequest): AppendResult {
     const sql = this.#sql
-    // IMMEDIATE takes the write lock before reading the stream's revision, so the check and the
-    // insert are atomic across processes too.
-    const write = this.#db.transaction((): AppendResult => {
-      const ids = events.map((e) => e.id)
-      const found = sql.idsIn.all(JSON.stringify(ids)).map((row) => ({ ...row, id: row.event_id, streamId: row.stream_id }))
-      const decision = decideAppend(streamId, expected, this.#streamState(streamId), ids, found)
-      if (!decision.write) return decision.result
-      const recordedAt = Date.now()
-      let position = 0n
-      let revision = decision.firstRevision
-      for (const event of events) {
-        const info = sql.insertEvent.run(event.id, streamId, revision, event.type, event.data, event.metadata, recordedAt)
-        position = BigInt(info.lastInsertRowid)
-        revision++
-      }
-      sql.upsertStream.run(streamId, revision - 1n, 'live')
-      return { nextExpectedRevision: revision - 1n, position }
+    const ids = events.map((e) => e.id)
+    const found = events.flatMap((e) => {
+      const row = e.idGiven ? sql.eventById.get(e.id) : undefined
+      return row === undefined ? [] : [{ ...row, id: row.event_id, streamId: row.stream_id }]
     })
-    const result = guard(() => write.immediate())
-    this.changes.notify()
-    return result
+    const decision = decideAppend(streamId, expected, this.#streamState(streamId), ids, found)
+    if (!decision.write) return decision.result
+    const recordedAt = Date.now()
+    let position = 0n
+    let revision = decision.firstRevision
+    for (const event of events) {
+      const info = sql.insertEvent.run(event.id, streamId, revision, event.type, event.data, event.metadata, recordedAt)
+      position = BigInt(info.lastInsertRowid)
+      revision++
+    }
+    sql.upsertStream.run(streamId, revision - 1n, 'live')
+    return { nextExpectedRevision: revision - 1n, position }
   }
 
   async readStreamPage(streamId: string, { from, direction, limit }: StreamPageQuery): Promise<RecordedEvent[]> {

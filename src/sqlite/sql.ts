@@ -29,7 +29,7 @@ type Query<Row> = Statement<unknown[], Row>
 
 export interface Statements {
   stream: Query<StreamRow>
-  idsIn: Query<IdRow>
+  eventById: Query<IdRow>
   insertEvent: Query<unknown>
   upsertStream: Query<unknown>
   deleteStreamEvents: Query<unknown>
@@ -48,9 +48,8 @@ export function prepareStatements(db: Database): Statements {
   const prepare = <Row = unknown>(text: string) => db.prepare(text).safeIntegers(true) as Query<Row>
   return {
     stream: prepare<StreamRow>('SELECT revision, status FROM streams WHERE stream_id = ?'),
-    idsIn: prepare<IdRow>(
-      'SELECT event_id, stream_id, revision, position FROM events WHERE event_id IN (SELECT value FROM json_each(?))',
-    ),
+    // One indexed probe per id: cheaper than expanding a JSON list for the usual one or few ids.
+    eventById: prepare<IdRow>('SELECT event_id, stream_id, revision, position FROM events WHERE event_id = ?'),
     insertEvent: prepare(
       `INSERT INTO events (event_id, stream_id, revision, type, data, metadata, recorded_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,

@@ -15,7 +15,7 @@ beforeAll(async () => {
 })
 afterAll(() => dropSchema(schema))
 
-const event = () => ({ id: randomUUID(), type: 'T', data: '{}', metadata: '{}' })
+const event = () => ({ id: randomUUID(), type: 'T', data: '{}', metadata: '{}', idGiven: true })
 const append = (client: pg.Client, streamId: string, count: number) =>
   client.query(sql.appendBatch(names, [{ streamId, expected: 'any', events: Array.from({ length: count }, event) }]))
 

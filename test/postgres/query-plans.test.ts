@@ -100,8 +100,16 @@ describe('postgres query plans', () => {
         SET auto_explain.log_format = json; SET auto_explain.log_level = notice`)
       const ids = [randomUUID(), randomUUID()]
       const batch = sql.appendBatch(names, [
-        { streamId: 'stream-7', expected: 2n, events: ids.map((id) => ({ id, type: 'T', data: '1', metadata: '{}' })) },
-        { streamId: 'stream-8', expected: 0n, events: [{ id: randomUUID(), type: 'T', data: '1', metadata: '{}' }] },
+        {
+          streamId: 'stream-7',
+          expected: 2n,
+          events: ids.map((id) => ({ id, type: 'T', data: '1', metadata: '{}', idGiven: true })),
+        },
+        {
+          streamId: 'stream-8',
+          expected: 0n,
+          events: [{ id: randomUUID(), type: 'T', data: '1', metadata: '{}', idGiven: true }],
+        },
       ])
       await client.query(batch) // writes, then a conflict
       await client.query(batch) // an idempotent retry, then a duplicate id
