@@ -1,3 +1,11 @@
+// The write side: deciders and command handling. Test helpers for deciders are in `eventfold/testing`.
+export type { BackoffOptions } from './command/backoff.js'
+export { commandEventId } from './command/command-ids.js'
+export type { Decider, DomainEvent, RecordedOf, SnapshotContext, SnapshotPolicy } from './command/decider.js'
+export { CommandRejectedError, rejectCommand } from './command/errors.js'
+export type { CommandResult, HandleCommandOptions } from './command/handle-command.js'
+export { handleCommand } from './command/handle-command.js'
+// The event store.
 export type { ErrorCode } from './core/errors.js'
 export {
   DuplicateEventIdError,
@@ -24,6 +32,8 @@ export type {
   EventData,
   EventFilter,
   EventHandler,
+  EventLocation,
+  EventSchemaPort,
   EventStore,
   ExpectedRevision,
   JsonValue,
@@ -33,6 +43,8 @@ export type {
   ReadStreamOptions,
   RecordedEvent,
   RecordedMetadata,
+  Snapshot,
+  SnapshotStore,
   StoreLimits,
   SubscribeToAllOptions,
   SubscribeToStreamOptions,
@@ -43,3 +55,22 @@ export type {
 export { uuidv7 } from './core/uuid.js'
 export type { InMemoryEventStoreOptions } from './memory/event-store.js'
 export { createInMemoryEventStore } from './memory/event-store.js'
+// Event schemas: definitions and the registry a store takes. The tooling is in `eventfold/schema`.
+export type {
+  AnyEventDefinition,
+  DefineEventOptions,
+  EventDefinition,
+  Replacement,
+  RetiredEventDefinition,
+  RetireEventOptions,
+  Upcaster,
+  Upcasters,
+} from './schema/define.js'
+export { defineEvent, retireEvent } from './schema/define.js'
+export type { SchemaIssue } from './schema/errors.js'
+export { InvalidEventError, SchemaDefinitionError, UnknownEventTypeError, UpcastError } from './schema/errors.js'
+export type { JsonSchema, JsonSchemaConverter } from './schema/json-schema.js'
+export type { CompatibilityMode } from './schema/modes.js'
+export type { EventOf, SchemaRegistryOptions } from './schema/registry.js'
+export { createSchemaRegistry, isSchemaRegistry, type SchemaRegistry } from './schema/registry.js'
+export { SCHEMA_VERSION_KEY } from './schema/upcast.js'

@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'UNKNOWN_EVENT_TYPE',
   'UPCAST_FAILED',
   'INVALID_SCHEMA_DEFINITION',
+  'COMMAND_REJECTED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

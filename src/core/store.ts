@@ -1,5 +1,6 @@
 import { InvalidInputError, StoreClosedError } from './errors.js'
 import type { ChangeSignal } from './signal.js'
+import { type SnapshotBackend, snapshotStore } from './snapshots.js'
 import { startSubscription } from './subscription.js'
 import type {
   AggregateOptions,
@@ -10,18 +11,23 @@ import type {
   DeleteOptions,
   EventData,
   EventFilter,
+  EventHandler,
+  EventLocation,
+  EventSchemaPort,
   EventStore,
   ExpectedRevision,
   Logger,
   ReadAllOptions,
   ReadStreamOptions,
   RecordedEvent,
+  SnapshotStore,
   StoreLimits,
   SubscribeToAllOptions,
   SubscribeToStreamOptions,
   Subscription,
   SubscriptionStart,
 } from './types.js'
+import { isUuid } from './uuid.js'
 import {
   checkExpectedRevision,
   checkReadAll,
@@ -58,6 +64,10 @@ export interface StoreBackend {
   readonly changes: ChangeSignal
   /** How long a live subscription waits without a wake-up before it looks anyway. */
   readonly pollIntervalMs: number
+  /** Optional: where an event id is stored (see `EventStore.locateEvent`). */
+  locateEvent?(eventId: string): Promise<EventLocation | undefined>
+  /** Optional: snapshot storage (see `EventStore.snapshots`). */
+  readonly snapshots?: SnapshotBackend
 }
 
 export interface StoreOptions {
@@ -65,18 +75,38 @@ export interface StoreOptions {
   logger?: Logger
   /** Events fetched per query by reads and subscriptions. Default 1000. */
   pageSize?: number
+  /**
+   * A schema registry (`createSchemaRegistry`): appends are validated against it and stamped with
+   * their schema version; every read, fold and subscription sees events upcast to current versions.
+   */
+  registry?: EventSchemaPort
 }
+
+/** What readers see of one stored event (after upcasting and the caller's type filter). */
+type Expand = (stored: RecordedEvent) => RecordedEvent[]
 
 class CoreEventStore implements EventStore {
   #closed = false
   #subscriptions = new Set<Subscription>()
   readonly #pageSize: number
 
+  readonly snapshots: SnapshotStore | undefined
+  readonly locateEvent: ((eventId: string) => Promise<EventLocation | undefined>) | undefined
+
   constructor(
     private readonly backend: StoreBackend,
     private readonly options: StoreOptions,
   ) {
     this.#pageSize = options.pageSize ?? 1000
+    // Optional capabilities are present on the store exactly when the backend declares them.
+    this.snapshots = backend.snapshots && snapshotStore(backend.snapshots, () => this.#open())
+    this.locateEvent = backend.locateEvent && ((eventId) => this.#locate(eventId))
+  }
+
+  async #locate(eventId: string): Promise<EventLocation | undefined> {
+    this.#open()
+    if (!isUuid(eventId)) throw new InvalidInputError('INVALID_EVENT_ID', 'eventId must be a UUID', 'eventId')
+    return this.backend.locateEvent?.(eventId.toLowerCase())
   }
 
   migrate(): Promise<void> {
@@ -87,7 +117,10 @@ class CoreEventStore implements EventStore {
   async appendToStream(streamId: string, events: EventData[], options?: AppendOptions): Promise<AppendResult> {
     this.#open()
     const expected = options?.expectedRevision ?? 'any'
-    const prepared = prepareAppend(streamId, events, expected, this.options.limits)
+    const registry = this.options.registry
+    // Anything but a list goes straight to prepareAppend, which has its own error for it.
+    const checked = registry !== undefined && Array.isArray(events) ? await registry.prepareAppend(events) : events
+    const prepared = prepareAppend(streamId, checked, expected, this.options.limits)
     return this.backend.append(streamId, prepared, expected)
   }
 
@@ -95,27 +128,44 @@ class CoreEventStore implements EventStore {
     checkReadStream(streamId, options)
     const direction = options?.direction ?? 'forwards'
     const step = direction === 'forwards' ? 1n : -1n
-    return this.#paged(options?.maxCount, options?.fromRevision, (from, limit) =>
-      this.backend
-        .readStreamPage(streamId, { from, direction, limit })
-        .then((page) => ({ page, next: page.length > 0 ? (page.at(-1) as RecordedEvent).revision + step : undefined })),
+    const { expand } = this.#view(undefined)
+    // Backwards is the exact reverse of forwards, also among the events one stored event splits into.
+    const ordered: Expand | undefined =
+      expand === undefined || direction === 'forwards' ? expand : (stored) => expand(stored).reverse()
+    return this.#paged(
+      options?.maxCount,
+      options?.fromRevision,
+      (from, limit) =>
+        this.backend
+          .readStreamPage(streamId, { from, direction, limit })
+          .then((page) => ({ page, next: page.length > 0 ? (page.at(-1) as RecordedEvent).revision + step : undefined })),
+      ordered,
     )
   }
 
   readAll(options?: ReadAllOptions): AsyncIterable<RecordedEvent> {
     checkReadAll(options)
-    return this.#paged(options?.maxCount, options?.after ?? 0n, (after, limit) =>
-      this.backend
-        .readAllPage(after as bigint, limit, options?.filter)
-        .then((page) => ({ page, next: page.length > 0 ? (page.at(-1) as RecordedEvent).position : after })),
+    const { filter, expand } = this.#view(options?.filter)
+    return this.#paged(
+      options?.maxCount,
+      options?.after ?? 0n,
+      (after, limit) =>
+        this.backend
+          .readAllPage(after as bigint, limit, filter)
+          .then((page) => ({ page, next: page.length > 0 ? (page.at(-1) as RecordedEvent).position : after })),
+      expand,
     )
   }
 
-  /** Streams pages lazily so a reader of a million events holds one page at a time. */
+  /**
+   * Streams pages lazily so a reader of a million events holds one page at a time. Cursors follow
+   * stored events; `maxCount` counts the events yielded, which upcasting may make more or fewer.
+   */
   async *#paged(
     maxCount: number | undefined,
     start: bigint | undefined,
     fetch: (cursor: bigint | undefined, limit: number) => Promise<{ page: RecordedEvent[]; next: bigint | undefined }>,
+    expand?: Expand,
   ): AsyncGenerator<RecordedEvent> {
     this.#open()
     let remaining = maxCount ?? Number.POSITIVE_INFINITY
@@ -124,10 +174,36 @@ class CoreEventStore implements EventStore {
       if (cursor !== undefined && cursor < 0n) return
       const limit = Math.min(this.#pageSize, remaining)
       const { page, next } = await fetch(cursor, limit)
-      for (const event of page) yield event
-      remaining -= page.length
+      if (expand === undefined) {
+        for (const event of page) yield event
+        remaining -= page.length
+      } else {
+        for (const stored of page) {
+          for (const event of expand(stored)) {
+            yield event
+            if (--remaining === 0) return
+          }
+        }
+      }
       if (page.length < limit) return
       cursor = next
+    }
+  }
+
+  /**
+   * With a registry, reads see upcast events, and a type filter also matches the old names those
+   * types were stored under: storage is asked for the wider set, and the upcast events are
+   * filtered again by the types asked for.
+   */
+  #view(filter: EventFilter | undefined): { filter: EventFilter | undefined; expand: Expand | undefined } {
+    const registry = this.options.registry
+    if (registry === undefined) return { filter, expand: undefined }
+    const types = filter?.eventTypes
+    if (types === undefined) return { filter, expand: (stored) => registry.upcast(stored) }
+    const wanted = new Set(types)
+    return {
+      filter: { ...filter, eventTypes: registry.storedTypesOf(types) },
+      expand: (stored) => registry.upcast(stored).filter((event) => wanted.has(event.type)),
     }
   }
 
@@ -166,14 +242,15 @@ class CoreEventStore implements EventStore {
     this.#open()
     checkReadAll({ filter: options.filter })
     const from = checkStart(options.from)
+    const { filter, expand } = this.#view(options.filter)
     return this.#track(
       startSubscription(
         {
           start: async () => (from === 'start' ? 0n : from === 'end' ? this.backend.headPosition() : from.after),
-          fetch: (cursor, limit) => this.backend.readAllPage(cursor, limit, options.filter),
+          fetch: (cursor, limit) => this.backend.readAllPage(cursor, limit, filter),
           cursorOf: (event) => event.position,
         },
-        options.handler,
+        deliverEach(options.handler, expand),
         this.#subscriptionSettings(),
       ),
     )
@@ -191,7 +268,7 @@ class CoreEventStore implements EventStore {
           fetch: (cursor, limit) => this.backend.readStreamPage(streamId, { from: cursor + 1n, direction: 'forwards', limit }),
           cursorOf: (event) => event.revision,
         },
-        options.handler,
+        deliverEach(options.handler, this.#view(undefined).expand),
         this.#subscriptionSettings(),
       ),
     )
@@ -223,6 +300,19 @@ class CoreEventStore implements EventStore {
     if (this.#closed) throw new StoreClosedError()
   }
 }
+
+/**
+ * Upcasting happens in the handler rather than in the fetch, so the loop keeps paging and
+ * checkpointing *stored* events: the events one stored event reads as are delivered together
+ * (stop() waits between stored events), the checkpoint passes a stored event only once all of them
+ * were handled, and a stored event that reads as nothing still moves the subscription on.
+ */
+const deliverEach = (handler: EventHandler, expand: Expand | undefined): EventHandler =>
+  expand === undefined
+    ? handler
+    : async (stored) => {
+        for (const event of expand(stored)) await handler(event)
+      }
 
 const isUpTo = (upTo: unknown): boolean => {
   const value = upTo as Record<string, unknown>

@@ -135,6 +135,45 @@ export interface EventStore {
   subscribeToAll(options: SubscribeToAllOptions): Subscription
   subscribeToStream(streamId: string, options: SubscribeToStreamOptions): Subscription
   close(): Promise<void>
+  /**
+   * Where the event with this id is stored, or undefined if no stored event has it (never written,
+   * or deleted). Optional capability; every built-in store has it. `handleCommand` uses it to find
+   * what an earlier handling of the same command appended.
+   */
+  locateEvent?(eventId: string): Promise<EventLocation | undefined>
+  /** Snapshots of folded stream state, where the store can keep them (every built-in store can). */
+  readonly snapshots?: SnapshotStore
+}
+
+/** Where one event is stored. */
+export interface EventLocation {
+  streamId: string
+  revision: bigint
+  position: bigint
+}
+
+/**
+ * Folded state of a stream, kept so a loader can skip the events before it (see `handleCommand`).
+ * A loader trusts it only while the stream still holds the event at `firstRevision`: deleting a
+ * stream removes all its events, so no snapshot outlives a delete.
+ */
+export interface Snapshot {
+  state: JsonValue
+  /** Revision of the last event folded into `state`. */
+  revision: bigint
+  /** Global position of that event. */
+  position: bigint
+  /** Revision of the first event folded into `state`: where the fold that made it began. */
+  firstRevision: bigint
+  /** Version of the code that folded it (a decider's `version`); another version must not trust it. */
+  version: number
+}
+
+/** Snapshot storage, one snapshot per stream and name (e.g. a decider's name). */
+export interface SnapshotStore {
+  load(streamId: string, name: string): Promise<Snapshot | undefined>
+  /** Stores it unless a newer one (higher revision, same version) is there; a no-op for a deleted stream. */
+  save(streamId: string, name: string, snapshot: Snapshot): Promise<void>
 }
 
 /** Optional sink for what the library would otherwise keep to itself. Library code never logs to the console. */
@@ -147,4 +186,20 @@ export interface Logger {
 export interface StoreLimits {
   /** Largest serialized `data` + `metadata` of one event, in bytes. Default 1 MiB. */
   maxEventBytes?: number
+}
+
+/**
+ * What a store asks of a schema registry (`createSchemaRegistry`): check events on the way in and
+ * turn stored events into current ones on the way out. The core calls it for every adapter alike.
+ */
+export interface EventSchemaPort {
+  /**
+   * The events of one append as they should be stored (validated, stamped with their schema
+   * version), or a rejection before anything is written. May be async: Standard Schema allows it.
+   */
+  prepareAppend(events: readonly EventData[]): EventData[] | Promise<EventData[]>
+  /** What readers see of one stored event: usually one event, after a split several, possibly none. */
+  upcast(event: RecordedEvent): RecordedEvent[]
+  /** The stored type names whose events can read as one of `types` (the types, their old names, split sources). */
+  storedTypesOf(types: readonly string[]): string[]
 }

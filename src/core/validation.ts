@@ -57,12 +57,30 @@ const isPlainObject = (value: object): boolean => {
   return proto === Object.prototype || proto === null
 }
 
+/** A plain object whose values are all strings, finite numbers, booleans or null: most metadata, many payloads. */
+function isFlat(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || !isPlainObject(value)) return false
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key]
+    if (typeof item === 'string' || typeof item === 'boolean' || item === null) continue
+    if (typeof item === 'number' && Number.isFinite(item)) continue
+    return false
+  }
+  return true
+}
+
 /**
  * Serializes to JSON, refusing whatever `JSON.stringify` would silently change or drop: functions,
  * symbols, bigints, non-finite numbers, `undefined` in arrays, and non-plain objects such as Date
  * or Map (they would come back as something else). Cycles are refused too.
  */
-export function toJson(value: unknown, field: string, code: 'INVALID_EVENT_DATA' | 'INVALID_METADATA'): string {
+export function toJson(
+  value: unknown,
+  field: string,
+  code: 'INVALID_EVENT_DATA' | 'INVALID_METADATA' | 'INVALID_ARGUMENT',
+): string {
+  // The replacer below costs microseconds per event; a flat object of plain values has nothing for it to refuse.
+  if (isFlat(value)) return JSON.stringify(value)
   const fail = (key: string, why: string): never => {
     throw new InvalidInputError(code, `${field}${key === '' ? '' : ` (at key '${key}')`} ${why}`, field)
   }

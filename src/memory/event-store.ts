@@ -1,8 +1,17 @@
 import { decideAppend, decideDelete, type StoreBackend, type StreamPageQuery, type StreamState } from '../core/internal.js'
 import { ChangeSignal } from '../core/signal.js'
 import { createEventStore, type StoreOptions } from '../core/store.js'
-import type { AppendResult, DeleteMode, EventFilter, EventStore, ExpectedRevision, RecordedEvent } from '../core/types.js'
+import type {
+  AppendResult,
+  DeleteMode,
+  EventFilter,
+  EventLocation,
+  EventStore,
+  ExpectedRevision,
+  RecordedEvent,
+} from '../core/types.js'
 import type { PreparedEvent } from '../core/validation.js'
+import { MemorySnapshots } from './snapshots.js'
 
 /** Stored as JSON text so readers get fresh copies and see exactly what a database would return. */
 interface StoredEvent {
@@ -53,6 +62,7 @@ class MemoryBackend implements StoreBackend {
   #streams = new Map<string, { state: StreamState; events: StoredEvent[] }>()
   #byId = new Map<string, StoredEvent>()
   #lastPosition = 0n
+  readonly snapshots = new MemorySnapshots((streamId) => this.#streams.get(streamId)?.state.status === 'live')
 
   async migrate(): Promise<void> {}
 
@@ -109,6 +119,11 @@ class MemoryBackend implements StoreBackend {
     return this.#lastPosition
   }
 
+  async locateEvent(eventId: string): Promise<EventLocation | undefined> {
+    const event = this.#byId.get(eventId)
+    return event && { streamId: event.streamId, revision: event.revision, position: event.position }
+  }
+
   async streamHead(streamId: string): Promise<bigint | undefined> {
     return this.#streams.get(streamId)?.events.at(-1)?.revision
   }
@@ -117,6 +132,7 @@ class MemoryBackend implements StoreBackend {
     const stream = this.#streams.get(streamId)
     decideDelete(streamId, expected, stream?.state)
     if (stream === undefined && mode === 'soft') return
+    this.snapshots.forget(streamId)
     const removed = new Set(stream?.events ?? [])
     for (const e of removed) this.#byId.delete(e.id)
     if (removed.size > 0) this.#log = this.#log.filter((e) => !removed.has(e))

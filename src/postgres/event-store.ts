@@ -2,7 +2,15 @@ import pg from 'pg'
 import { StreamDeletedError, WrongExpectedRevisionError } from '../core/errors.js'
 import type { StoreBackend, StreamPageQuery } from '../core/internal.js'
 import { ChangeSignal } from '../core/internal.js'
-import type { AppendResult, DeleteMode, EventFilter, ExpectedRevision, Logger, RecordedEvent } from '../core/types.js'
+import type {
+  AppendResult,
+  DeleteMode,
+  EventFilter,
+  EventLocation,
+  ExpectedRevision,
+  Logger,
+  RecordedEvent,
+} from '../core/types.js'
 import type { PreparedEvent } from '../core/validation.js'
 import type { AppendRow } from './append-outcome.js'
 import { Appender } from './appender.js'
@@ -11,6 +19,7 @@ import type { SchemaNames } from './identifiers.js'
 import { migrate } from './migrations.js'
 import { Notifier } from './notifier.js'
 import { type EventRow, toRecordedEvent, typeParsers } from './rows.js'
+import { PostgresSnapshots } from './snapshots.js'
 import * as sql from './sql.js'
 
 export interface BackendConfig {
@@ -38,6 +47,7 @@ export class PostgresBackend implements StoreBackend {
   readonly pollIntervalMs = 2_000
   readonly changes: ChangeSignal
   readonly appender: Appender
+  readonly snapshots: PostgresSnapshots
   readonly #pool: pg.Pool
   readonly #notifier: Notifier
   readonly #names: SchemaNames
@@ -52,6 +62,7 @@ export class PostgresBackend implements StoreBackend {
     this.#pool.on('error', (error) => logger?.warn?.('eventfold: idle PostgreSQL connection failed', { error }))
     this.changes = new ListeningSignal(() => this.#notifier.start())
     this.#notifier = new Notifier(connection, names.channel, this.changes, logger)
+    this.snapshots = new PostgresSnapshots(names, (query) => this.#query(query))
     this.appender = new Appender(
       (requests) => this.#query<AppendRow>(sql.appendBatch(names, requests)),
       () => this.changes.notify(),
@@ -78,6 +89,13 @@ export class PostgresBackend implements StoreBackend {
   async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
     const rows = await this.#query<EventRow>(sql.readAllPage(this.#names, after, limit, filter))
     return rows.map(toRecordedEvent)
+  }
+
+  async locateEvent(eventId: string): Promise<EventLocation | undefined> {
+    const [row] = await this.#query<{ stream_id: string; revision: bigint; position: bigint }>(
+      sql.locateEvent(this.#names, eventId),
+    )
+    return row && { streamId: row.stream_id, revision: row.revision, position: row.position }
   }
 
   async headPosition(): Promise<bigint> {

@@ -4,6 +4,7 @@ import { appendFunctionV1 } from './append-function.js'
 import { appendFunctionV2 } from './append-function-v2.js'
 import type { SchemaNames } from './identifiers.js'
 import { deleteFunctionV1, tablesV1 } from './schema-v1.js'
+import { snapshotsV3 } from './schema-v3.js'
 
 export interface Migration {
   version: number
@@ -15,6 +16,7 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, up: (s) => tablesV1(s) + deleteFunctionV1(s) + appendFunctionV1(s) },
   { version: 2, up: appendFunctionV2 },
+  { version: 3, up: snapshotsV3 },
 ]
 
 /**

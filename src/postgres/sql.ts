@@ -86,6 +86,14 @@ export function readStreamPage(names: SchemaNames, streamId: string, { from, dir
   }
 }
 
+/** A point lookup on the event_id unique index. */
+export function locateEvent(names: SchemaNames, eventId: string): Query {
+  return {
+    text: `SELECT stream_id, revision, position FROM ${names.quoted}.events WHERE event_id = $1`,
+    values: [eventId],
+  }
+}
+
 export function headPosition(names: SchemaNames): Query {
   return { text: `SELECT coalesce(max(position), 0) AS head FROM ${names.quoted}.events`, values: [] }
 }

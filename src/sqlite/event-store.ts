@@ -12,9 +12,18 @@ import {
   type StreamPageQuery,
   type StreamState,
 } from '../core/internal.js'
-import type { AppendResult, DeleteMode, EventFilter, EventStore, ExpectedRevision, RecordedEvent } from '../core/types.js'
+import type {
+  AppendResult,
+  DeleteMode,
+  EventFilter,
+  EventLocation,
+  EventStore,
+  ExpectedRevision,
+  RecordedEvent,
+} from '../core/types.js'
 import { type AppendRequest, GroupCommit } from './group-commit.js'
 import { migrate } from './migrations.js'
+import { SqliteSnapshots } from './snapshots.js'
 import { type EventRow, prepareStatements, type Statements } from './sql.js'
 
 export interface SqliteEventStoreOptions extends StoreOptions {
@@ -48,6 +57,7 @@ class SqliteBackend implements StoreBackend {
   readonly #db: Database.Database
   #statements: Statements | undefined
   readonly #groupCommit: GroupCommit
+  readonly snapshots = new SqliteSnapshots(() => this.#sql, guard)
 
   constructor(options: SqliteEventStoreOptions) {
     this.#db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
@@ -140,6 +150,11 @@ class SqliteBackend implements StoreBackend {
     return this.#sql.headPosition.get()?.head ?? 0n
   }
 
+  async locateEvent(eventId: string): Promise<EventLocation | undefined> {
+    const row = this.#sql.eventById.get(eventId)
+    return row && { streamId: row.stream_id, revision: row.revision, position: row.position }
+  }
+
   async streamHead(streamId: string): Promise<bigint | undefined> {
     return this.#sql.streamHead.get(streamId)?.head ?? undefined
   }
@@ -151,6 +166,7 @@ class SqliteBackend implements StoreBackend {
       decideDelete(streamId, expected, state)
       if (state === undefined && mode === 'soft') return
       sql.deleteStreamEvents.run(streamId)
+      sql.deleteSnapshots.run(streamId)
       sql.upsertStream.run(streamId, state?.revision ?? -1n, mode === 'soft' ? 'soft_deleted' : 'hard_deleted')
     })
     guard(() => remove.immediate())

@@ -30,6 +30,24 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    up: `
+      -- Folded state of a stream, one per stream and name (handleCommand's snapshots). first_revision
+      -- lets a loader check that the events it was folded from are still there (no delete since).
+      CREATE TABLE snapshots (
+        stream_id      TEXT    NOT NULL,
+        name           TEXT    NOT NULL,
+        version        INTEGER NOT NULL,
+        revision       INTEGER NOT NULL,
+        first_revision INTEGER NOT NULL,
+        position       INTEGER NOT NULL,
+        state          TEXT    NOT NULL,
+        saved_at       INTEGER NOT NULL,
+        PRIMARY KEY (stream_id, name)
+      ) WITHOUT ROWID;
+    `,
+  },
 ]
 
 /**

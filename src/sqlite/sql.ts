@@ -25,6 +25,14 @@ export interface IdRow {
   position: bigint
 }
 
+export interface SnapshotRow {
+  version: bigint
+  revision: bigint
+  first_revision: bigint
+  position: bigint
+  state: string
+}
+
 type Query<Row> = Statement<unknown[], Row>
 
 export interface Statements {
@@ -38,6 +46,9 @@ export interface Statements {
   readStreamBackwards: Query<EventRow>
   headPosition: Query<{ head: bigint | null }>
   streamHead: Query<{ head: bigint | null }>
+  loadSnapshot: Query<SnapshotRow>
+  saveSnapshot: Query<unknown>
+  deleteSnapshots: Query<unknown>
 }
 
 /**
@@ -76,5 +87,21 @@ export function prepareStatements(db: Database): Statements {
     ),
     headPosition: prepare<{ head: bigint | null }>('SELECT max(position) AS head FROM events'),
     streamHead: prepare<{ head: bigint | null }>('SELECT max(revision) AS head FROM events WHERE stream_id = ?'),
+    loadSnapshot: prepare<SnapshotRow>(
+      'SELECT version, revision, first_revision, position, state FROM snapshots WHERE stream_id = ? AND name = ?',
+    ),
+    // One statement, so one write lock: a delete (its own IMMEDIATE transaction) lands wholly before
+    // it, and then the stream is not live and nothing is saved, or wholly after, and forgets it.
+    // A newer snapshot of the same version is kept: an older handler may finish last.
+    saveSnapshot: prepare(
+      `INSERT INTO snapshots (stream_id, name, version, revision, first_revision, position, state, saved_at)
+       SELECT $stream, $name, $version, $revision, $firstRevision, $position, $state, $savedAt
+       WHERE EXISTS (SELECT 1 FROM streams WHERE stream_id = $stream AND status = 'live')
+       ON CONFLICT (stream_id, name) DO UPDATE SET
+         version = excluded.version, revision = excluded.revision, first_revision = excluded.first_revision,
+         position = excluded.position, state = excluded.state, saved_at = excluded.saved_at
+       WHERE snapshots.version <> excluded.version OR snapshots.revision <= excluded.revision`,
+    ),
+    deleteSnapshots: prepare('DELETE FROM snapshots WHERE stream_id = ?'),
   }
 }

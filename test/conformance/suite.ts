@@ -3,6 +3,7 @@ import type { EventStore, StoreOptions } from '../../src/index.js'
 import { type AdapterName, adapters, type StoreUnderTest } from './adapters.js'
 import { appendSuite } from './append.suite.js'
 import { badInputSuite } from './bad-input.suite.js'
+import { commandSuite } from './command.suite.js'
 import { deleteSuite } from './delete.suite.js'
 import { readSuite } from './read.suite.js'
 import { subscriptionSuite } from './subscription.suite.js'
@@ -47,5 +48,6 @@ export function eventStoreConformance(adapter: AdapterName) {
     deleteSuite(context)
     subscriptionSuite(context)
     badInputSuite(context)
+    commandSuite(context)
   })
 }

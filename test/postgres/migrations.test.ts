@@ -48,6 +48,37 @@ describe('postgres migrations', () => {
     }
   })
 
+  it('upgrades a version-2 schema holding events to version 3: the events stay, deletes forget snapshots', async () => {
+    const schema = freshSchema()
+    const quoted = `"${schema}"`
+    // Version 2 as an earlier release left it: only migrations 1 and 2 applied.
+    await admin(`CREATE SCHEMA ${quoted};
+      CREATE TABLE ${quoted}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+    for (const migration of migrations.filter((m) => m.version <= 2)) {
+      await admin(migration.up(quoted))
+      await admin(`INSERT INTO ${quoted}.migrations (version) VALUES ($1)`, [migration.version])
+    }
+    const old = storeIn(schema)
+    await old.appendToStream('s', [{ type: 'T', data: { before: true } }])
+    await old.close()
+
+    const store = storeIn(schema)
+    try {
+      await store.migrate()
+      expect(await appliedVersions(schema)).toEqual(migrations.map((m) => m.version))
+      expect((await collect(store.readStream('s'))).map((e) => e.data)).toEqual([{ before: true }])
+      const snapshot = { state: { n: 1 }, revision: 0n, position: 1n, firstRevision: 0n, version: 1 }
+      await store.snapshots?.save('s', 'n', snapshot)
+      expect(await store.snapshots?.load('s', 'n')).toEqual(snapshot)
+      await store.deleteStream('s', { expectedRevision: 0n })
+      expect(await store.snapshots?.load('s', 'n')).toBeUndefined()
+      const refused = await store.deleteStream('s', { expectedRevision: 5n }).catch((error: unknown) => error)
+      expect(isEventfoldError(refused, 'WRONG_EXPECTED_REVISION')).toBe(true)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('lists versions strictly increasing', () => {
     const versions = migrations.map((m) => m.version)
     expect(versions).toEqual([...versions].sort((a, b) => a - b))

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { schemaNames } from '../../src/postgres/identifiers.js'
+import { loadSnapshot } from '../../src/postgres/snapshot-sql.js'
 import * as sql from '../../src/postgres/sql.js'
 import { admin, DATABASE_URL, dropSchema, storeIn, uniqueSchema } from './helpers.js'
 
@@ -85,6 +86,18 @@ describe('postgres query plans', () => {
     expect(indexes(nodes)).toContain('events_stream_id_revision_key')
   })
 
+  it('locateEvent is a point lookup on the event id index', async () => {
+    const nodes = await explain(sql.locateEvent(names, randomUUID()))
+    expect(seqScans(nodes)).toEqual([])
+    expect(indexes(nodes)).toEqual(['events_event_id_key'])
+  })
+
+  it('loading a snapshot is a point lookup on its primary key', async () => {
+    const nodes = await explain(loadSnapshot(names, 'stream-42', 'account'))
+    expect(seqScans(nodes)).toEqual([])
+    expect(indexes(nodes)).toEqual(['snapshots_pkey'])
+  })
+
   it('looks streams and event ids up by index inside append_batch and delete_stream', async () => {
     // auto_explain reports the plan of every statement the functions run, as notices to this session.
     const client = new pg.Client({ connectionString: DATABASE_URL })
@@ -119,7 +132,12 @@ describe('postgres query plans', () => {
     }
     const all = plans.flat()
     expect(plans.length).toBeGreaterThan(10)
-    expect(seqScans(all).filter((relation) => relation === 'events' || relation === 'streams')).toEqual([])
-    expect(new Set(indexes(all))).toEqual(new Set(['events_event_id_key', 'streams_pkey', 'events_stream_id_revision_key']))
+    expect(
+      seqScans(all).filter((relation) => relation === 'events' || relation === 'streams' || relation === 'snapshots'),
+    ).toEqual([])
+    // delete_stream (version 3) also forgets the stream's snapshots, by their primary key.
+    expect(new Set(indexes(all))).toEqual(
+      new Set(['events_event_id_key', 'streams_pkey', 'events_stream_id_revision_key', 'snapshots_pkey']),
+    )
   })
 })

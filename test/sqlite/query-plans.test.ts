@@ -63,8 +63,14 @@ it.each([
     plan.bind(null, 'eventById', '0190a5b2-0000-7000-8000-000000000001'),
     /SEARCH events USING INDEX \S+ \(event_id=\?\)/,
   ],
+  [
+    'load a snapshot',
+    plan.bind(null, 'loadSnapshot', 'stream-7', 'account'),
+    /SEARCH snapshots USING PRIMARY KEY \(stream_id=\? AND name=\?\)/,
+  ],
+  ['forget snapshots', plan.bind(null, 'deleteSnapshots', 'stream-7'), /SEARCH snapshots USING PRIMARY KEY \(stream_id=\?\)/],
 ])('%s uses its index, never a scan of the table', (_, explain, expected) => {
   const detail = explain()
   expect(detail).toMatch(expected)
-  expect(detail).not.toMatch(/SCAN (events|streams)\b/)
+  expect(detail).not.toMatch(/SCAN (events|streams|snapshots)\b/)
 })
