@@ -19,6 +19,8 @@ export {
   SubscriptionHandlerError,
   WrongExpectedRevisionError,
 } from './core/errors.js'
+// Processors: durable, partitioned, checkpointed consumers of the log.
+export type { DocumentStore } from './core/processing-port.js'
 export type { StoreOptions } from './core/store.js'
 export type {
   ActualRevision,
@@ -55,6 +57,22 @@ export type {
 export { uuidv7 } from './core/uuid.js'
 export type { InMemoryEventStoreOptions } from './memory/event-store.js'
 export { createInMemoryEventStore } from './memory/event-store.js'
+export { partitionOf } from './processing/partitioning.js'
+export { createProcessor } from './processing/processor.js'
+export type {
+  ParkedEvent,
+  ParkedEvents,
+  PartitionStats,
+  Processor,
+  ProcessorBatchHandler,
+  ProcessorContext,
+  ProcessorHandler,
+  ProcessorOptions,
+  ProcessorStart,
+  ProcessorStats,
+  RetryPolicy,
+  WaitForOptions,
+} from './processing/types.js'
 // Event schemas: definitions and the registry a store takes. The tooling is in `eventfold/schema`.
 export type {
   AnyEventDefinition,

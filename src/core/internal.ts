@@ -2,7 +2,13 @@
 
 export type { StoredEventRef, StreamState } from './append-rules.js'
 export { actualRevision, checkRevision, decideAppend, decideDelete } from './append-rules.js'
+export type { FieldCondition } from './documents.js'
+export { documentId, documentLimit, documentText, fieldConditions } from './documents.js'
 export { EventfoldError, InvalidInputError, isEventfoldError, StoreUnavailableError } from './errors.js'
+export { Mutex } from './mutex.js'
+export { describeError, leaseLost, partitionCountMismatch, processorRunning } from './processing-errors.js'
+export type * from './processing-port.js'
+export { PROCESSING, processingOf } from './processing-port.js'
 export { ChangeSignal } from './signal.js'
 export type { SnapshotBackend, SnapshotRecord } from './snapshots.js'
 export type { StoreBackend, StoreOptions, StreamPageQuery } from './store.js'

@@ -1,4 +1,5 @@
 import { InvalidInputError, StoreClosedError } from './errors.js'
+import { PROCESSING, type ProcessingBackend } from './processing-port.js'
 import type { ChangeSignal } from './signal.js'
 import { type SnapshotBackend, snapshotStore } from './snapshots.js'
 import { startSubscription } from './subscription.js'
@@ -68,6 +69,8 @@ export interface StoreBackend {
   locateEvent?(eventId: string): Promise<EventLocation | undefined>
   /** Optional: snapshot storage (see `EventStore.snapshots`). */
   readonly snapshots?: SnapshotBackend
+  /** Optional: checkpoints, leases and parked events for processors (see `createProcessor`). */
+  readonly processing?: ProcessingBackend
 }
 
 export interface StoreOptions {
@@ -101,6 +104,12 @@ class CoreEventStore implements EventStore {
     // Optional capabilities are present on the store exactly when the backend declares them.
     this.snapshots = backend.snapshots && snapshotStore(backend.snapshots, () => this.#open())
     this.locateEvent = backend.locateEvent && ((eventId) => this.#locate(eventId))
+  }
+
+  /** Hands processors the storage they need, when the backend has it. */
+  [PROCESSING](): ProcessingBackend | undefined {
+    this.#open()
+    return this.backend.processing
   }
 
   async #locate(eventId: string): Promise<EventLocation | undefined> {

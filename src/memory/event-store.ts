@@ -11,6 +11,7 @@ import type {
   RecordedEvent,
 } from '../core/types.js'
 import type { PreparedEvent } from '../core/validation.js'
+import { MemoryProcessing } from './processing.js'
 import { MemorySnapshots } from './snapshots.js'
 
 /** Stored as JSON text so readers get fresh copies and see exactly what a database would return. */
@@ -62,6 +63,7 @@ class MemoryBackend implements StoreBackend {
   #streams = new Map<string, { state: StreamState; events: StoredEvent[] }>()
   #byId = new Map<string, StoredEvent>()
   #lastPosition = 0n
+  readonly processing = new MemoryProcessing(this.changes, () => this.headPosition())
   readonly snapshots = new MemorySnapshots((streamId) => this.#streams.get(streamId)?.state.status === 'live')
 
   async migrate(): Promise<void> {}

@@ -5,6 +5,7 @@ import {
   decideAppend,
   decideDelete,
   EventfoldError,
+  Mutex,
   type PreparedEvent,
   type StoreBackend,
   type StoreOptions,
@@ -23,6 +24,8 @@ import type {
 } from '../core/types.js'
 import { type AppendRequest, GroupCommit } from './group-commit.js'
 import { migrate } from './migrations.js'
+import { SqliteProcessing } from './processing.js'
+import { type ProcessingStatements, processingStatements } from './processing-sql.js'
 import { SqliteSnapshots } from './snapshots.js'
 import { type EventRow, prepareStatements, type Statements } from './sql.js'
 
@@ -57,7 +60,17 @@ class SqliteBackend implements StoreBackend {
   readonly #db: Database.Database
   #statements: Statements | undefined
   readonly #groupCommit: GroupCommit
-  readonly snapshots = new SqliteSnapshots(() => this.#sql, guard)
+  readonly #writeLock = new Mutex()
+  readonly #writeBatch: (requests: AppendRequest[]) => (AppendResult | Error)[]
+  #processingStatements: ProcessingStatements | undefined
+  /** Reads events on their own connection: they must never see a processor's uncommitted appends. */
+  readonly #reader: Database.Database
+  #readStatements: Statements | undefined
+  readonly snapshots = new SqliteSnapshots(
+    () => this.#sql,
+    (work) => this.#exclusive(() => guard(work)),
+  )
+  readonly processing: SqliteProcessing
 
   constructor(options: SqliteEventStoreOptions) {
     this.#db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
@@ -65,14 +78,56 @@ class SqliteBackend implements StoreBackend {
     // WAL lets readers (subscriptions, other processes) run while a writer commits.
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('foreign_keys = ON')
+    // A private in-memory database exists only on its own connection.
+    this.#reader =
+      options.path === ':memory:' || options.path === ''
+        ? this.#db
+        : new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
     // Built once: better-sqlite3's transaction wrapper is costly to create on every append.
     const writeBatch = this.#db.transaction((requests: AppendRequest[]) => requests.map((r) => this.#writeOne(r)))
+    this.#writeBatch = writeBatch
     // IMMEDIATE takes the write lock before any stream's revision is read, so each check and its
     // insert are atomic across processes too.
     this.#groupCommit = new GroupCommit(
       (requests) => guard(() => writeBatch.immediate(requests)),
       () => this.changes.notify(),
+      this.#writeLock,
     )
+    this.processing = new SqliteProcessing({
+      db: this.#db,
+      writeLock: this.#writeLock,
+      statements: () => this.#processingSql,
+      guard,
+      changes: this.changes,
+      pollIntervalMs: this.pollIntervalMs,
+      headPosition: () => this.headPosition(),
+    })
+  }
+
+  get #readSql(): Statements {
+    if (this.#reader === this.#db) return this.#sql
+    if (this.#readStatements === undefined) {
+      this.#sql
+      this.#readStatements = prepareStatements(this.#reader)
+    }
+    return this.#readStatements
+  }
+
+  get #processingSql(): ProcessingStatements {
+    if (this.#processingStatements === undefined) {
+      this.#sql
+      this.#processingStatements = processingStatements(this.#db)
+    }
+    return this.#processingStatements
+  }
+
+  /**
+   * Runs a write under the store's write lock, or at once when called from inside a processor's
+   * transaction on this connection: that write joins the transaction (waiting would deadlock).
+   */
+  #exclusive<T>(work: () => T): Promise<T> {
+    if (this.processing.insideTransaction()) return Promise.resolve().then(work)
+    return this.#writeLock.run(work)
   }
 
   get #sql(): Statements {
@@ -97,7 +152,14 @@ class SqliteBackend implements StoreBackend {
   }
 
   append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
-    return this.#groupCommit.append({ streamId, events, expected })
+    if (!this.processing.insideTransaction()) return this.#groupCommit.append({ streamId, events, expected })
+    // From a processor's handler: a savepoint inside its transaction, committed with its checkpoint.
+    return this.#exclusive(() => {
+      const [outcome] = guard(() => this.#writeBatch([{ streamId, events, expected }]))
+      if (outcome instanceof Error) throw outcome
+      this.processing.afterCommit(() => this.changes.notify())
+      return outcome as AppendResult
+    })
   }
 
   /** One request of a batch. A rule it breaks is its own outcome: the rules run before any write. */
@@ -135,19 +197,19 @@ class SqliteBackend implements StoreBackend {
   async readStreamPage(streamId: string, { from, direction, limit }: StreamPageQuery): Promise<RecordedEvent[]> {
     const rows =
       direction === 'forwards'
-        ? this.#sql.readStreamForwards.all(streamId, from ?? 0n, limit)
-        : this.#sql.readStreamBackwards.all(streamId, from ?? MAX_REVISION, limit)
+        ? this.#readSql.readStreamForwards.all(streamId, from ?? 0n, limit)
+        : this.#readSql.readStreamBackwards.all(streamId, from ?? MAX_REVISION, limit)
     return rows.map(toRecorded)
   }
 
   async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
     const types = filter?.eventTypes === undefined ? null : JSON.stringify(filter.eventTypes)
     const prefix = filter?.streamPrefix ?? null
-    return this.#sql.readAll.all(after, types, types, prefix, prefix, prefix, limit).map(toRecorded)
+    return this.#readSql.readAll.all(after, types, types, prefix, prefix, prefix, limit).map(toRecorded)
   }
 
   async headPosition(): Promise<bigint> {
-    return this.#sql.headPosition.get()?.head ?? 0n
+    return this.#readSql.headPosition.get()?.head ?? 0n
   }
 
   async locateEvent(eventId: string): Promise<EventLocation | undefined> {
@@ -156,7 +218,7 @@ class SqliteBackend implements StoreBackend {
   }
 
   async streamHead(streamId: string): Promise<bigint | undefined> {
-    return this.#sql.streamHead.get(streamId)?.head ?? undefined
+    return this.#readSql.streamHead.get(streamId)?.head ?? undefined
   }
 
   async deleteStream(streamId: string, mode: DeleteMode, expected: ExpectedRevision): Promise<void> {
@@ -169,10 +231,11 @@ class SqliteBackend implements StoreBackend {
       sql.deleteSnapshots.run(streamId)
       sql.upsertStream.run(streamId, state?.revision ?? -1n, mode === 'soft' ? 'soft_deleted' : 'hard_deleted')
     })
-    guard(() => remove.immediate())
+    await this.#exclusive(() => guard(() => (this.processing.insideTransaction() ? remove() : remove.immediate())))
   }
 
   async close(): Promise<void> {
+    if (this.#reader.open) this.#reader.close()
     if (this.#db.open) this.#db.close()
   }
 }

@@ -1,3 +1,4 @@
+import type { Mutex } from '../core/mutex.js'
 import type { AppendResult, ExpectedRevision } from '../core/types.js'
 import type { PreparedEvent } from '../core/validation.js'
 
@@ -26,12 +27,15 @@ export class GroupCommit {
   constructor(
     private readonly write: WriteBatch,
     private readonly onWritten: () => void,
+    /** The store's write lock: a processor's transaction may be open on the same connection. */
+    private readonly lock: Mutex,
   ) {}
 
   append(request: AppendRequest): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ ...request, resolve, reject })
-      if (this.#queue.length === 1) queueMicrotask(() => this.#flush())
+      // Appends that arrive while the lock is taken join the queue and go out together.
+      if (this.#queue.length === 1) queueMicrotask(() => void this.lock.run(() => this.#flush()))
     })
   }
 

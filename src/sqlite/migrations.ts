@@ -48,6 +48,50 @@ export const migrations: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    up: `
+      -- Processors: one row per partition holds its checkpoint and its lease, so a checkpoint is
+      -- saved only by the lease holder (the UPDATE checks the owner) and moves with the lease.
+      CREATE TABLE processor_partitions (
+        processor   TEXT    NOT NULL,
+        partition   INTEGER NOT NULL,
+        position    INTEGER NOT NULL,
+        owner       TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (processor, partition)
+      ) WITHOUT ROWID;
+      CREATE TABLE processor_members (
+        processor  TEXT    NOT NULL,
+        member     TEXT    NOT NULL,
+        seen_until INTEGER NOT NULL,
+        PRIMARY KEY (processor, member)
+      ) WITHOUT ROWID;
+      -- Parked events and the events of their streams held back behind them.
+      CREATE TABLE processor_parked (
+        processor TEXT    NOT NULL,
+        id        TEXT    NOT NULL,
+        stream_id TEXT    NOT NULL,
+        partition INTEGER NOT NULL,
+        position  INTEGER NOT NULL,
+        event_id  TEXT    NOT NULL,
+        status    TEXT    NOT NULL CHECK (status IN ('parked', 'held')),
+        error     TEXT    NOT NULL,
+        attempts  INTEGER NOT NULL,
+        parked_at INTEGER NOT NULL,
+        PRIMARY KEY (processor, id)
+      ) WITHOUT ROWID;
+      CREATE INDEX processor_parked_by_stream ON processor_parked (processor, stream_id, status, position);
+      -- The document read-model helper: JSON documents by namespace (a projection), collection and id.
+      CREATE TABLE documents (
+        namespace  TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        id         TEXT NOT NULL,
+        doc        TEXT NOT NULL,
+        PRIMARY KEY (namespace, collection, id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ]
 
 /**

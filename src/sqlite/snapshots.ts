@@ -5,7 +5,7 @@ import type { Statements } from './sql.js'
 export class SqliteSnapshots implements SnapshotBackend {
   constructor(
     private readonly statements: () => Statements,
-    private readonly guard: <T>(work: () => T) => T,
+    private readonly exclusive: <T>(work: () => T) => Promise<T>,
   ) {}
 
   async load(streamId: string, name: string): Promise<SnapshotRecord | undefined> {
@@ -18,7 +18,7 @@ export class SqliteSnapshots implements SnapshotBackend {
   async save(streamId: string, name: string, record: SnapshotRecord): Promise<void> {
     const { version, revision, firstRevision, position, state } = record
     const saveSnapshot = this.statements().saveSnapshot
-    this.guard(() =>
+    await this.exclusive(() =>
       saveSnapshot.run({ stream: streamId, name, version, revision, firstRevision, position, state, savedAt: Date.now() }),
     )
   }

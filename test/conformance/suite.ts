@@ -5,6 +5,7 @@ import { appendSuite } from './append.suite.js'
 import { badInputSuite } from './bad-input.suite.js'
 import { commandSuite } from './command.suite.js'
 import { deleteSuite } from './delete.suite.js'
+import { processorSuite } from './processor.suite.js'
 import { readSuite } from './read.suite.js'
 import { subscriptionSuite } from './subscription.suite.js'
 
@@ -49,5 +50,6 @@ export function eventStoreConformance(adapter: AdapterName) {
     subscriptionSuite(context)
     badInputSuite(context)
     commandSuite(context)
+    processorSuite(context)
   })
 }
