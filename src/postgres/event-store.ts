@@ -18,6 +18,7 @@ import { toStoreError } from './errors.js'
 import type { SchemaNames } from './identifiers.js'
 import { migrate } from './migrations.js'
 import { Notifier } from './notifier.js'
+import { PostgresProcessing } from './processing.js'
 import { type EventRow, toRecordedEvent, typeParsers } from './rows.js'
 import { PostgresSnapshots } from './snapshots.js'
 import * as sql from './sql.js'
@@ -48,6 +49,7 @@ export class PostgresBackend implements StoreBackend {
   readonly changes: ChangeSignal
   readonly appender: Appender
   readonly snapshots: PostgresSnapshots
+  readonly processing: PostgresProcessing
   readonly #pool: pg.Pool
   readonly #notifier: Notifier
   readonly #names: SchemaNames
@@ -63,6 +65,14 @@ export class PostgresBackend implements StoreBackend {
     this.changes = new ListeningSignal(() => this.#notifier.start())
     this.#notifier = new Notifier(connection, names.channel, this.changes, logger)
     this.snapshots = new PostgresSnapshots(names, (query) => this.#query(query))
+    this.processing = new PostgresProcessing({
+      pool: this.#pool,
+      names,
+      changes: this.changes,
+      pollIntervalMs: this.pollIntervalMs,
+      headPosition: () => this.headPosition(),
+      logger,
+    })
     this.appender = new Appender(
       (requests) => this.#query<AppendRow>(sql.appendBatch(names, requests)),
       () => this.changes.notify(),

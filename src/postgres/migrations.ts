@@ -5,6 +5,7 @@ import { appendFunctionV2 } from './append-function-v2.js'
 import type { SchemaNames } from './identifiers.js'
 import { deleteFunctionV1, tablesV1 } from './schema-v1.js'
 import { snapshotsV3 } from './schema-v3.js'
+import { processingV4 } from './schema-v4.js'
 
 export interface Migration {
   version: number
@@ -17,6 +18,7 @@ export const migrations: readonly Migration[] = [
   { version: 1, up: (s) => tablesV1(s) + deleteFunctionV1(s) + appendFunctionV1(s) },
   { version: 2, up: appendFunctionV2 },
   { version: 3, up: snapshotsV3 },
+  { version: 4, up: processingV4 },
 ]
 
 /**
