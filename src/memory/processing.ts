@@ -1,4 +1,4 @@
-import { type ChangeSignal, EventfoldError, Mutex } from '../core/internal.js'
+import { type ChangeSignal, documentId, documentLimit, documentText, fieldConditions, Mutex } from '../core/internal.js'
 import { leaseLost, partitionCountMismatch, processorRunning } from '../core/processing-errors.js'
 import type {
   DocumentStore,
@@ -220,33 +220,36 @@ class MemoryDocuments implements DocumentStore {
   ) {}
 
   async get(id: string): Promise<unknown> {
-    const text = this.docs.get(id)
+    const text = this.docs.get(documentId(id))
     return text === undefined ? undefined : JSON.parse(text)
   }
 
   async upsert(id: string, doc: unknown): Promise<void> {
-    const text = JSON.stringify(doc)
-    if (text === undefined) throw new EventfoldError('INVALID_ARGUMENT', `document '${id}' is not JSON`)
+    const text = documentText(id, doc)
     this.#remember(id)
     this.docs.set(id, text)
   }
 
   async delete(id: string): Promise<void> {
-    this.#remember(id)
+    this.#remember(documentId(id))
     this.docs.delete(id)
   }
 
   async find(where: Record<string, unknown>, options?: { limit?: number }): Promise<unknown[]> {
-    const entries = Object.entries(where)
+    const conditions = fieldConditions(where)
+    const limit = documentLimit(options)
     const found = (await this.all()).filter(({ doc }) =>
-      entries.every(([field, value]) => (doc as Record<string, unknown>)?.[field] === value),
+      conditions.every(({ field, value }) => {
+        const fields = doc as Record<string, unknown>
+        return typeof doc === 'object' && doc !== null && field in fields && fields[field] === value
+      }),
     )
-    return found.slice(0, options?.limit ?? found.length).map(({ doc }) => doc)
+    return found.slice(0, limit).map(({ doc }) => doc)
   }
 
   async all(options?: { limit?: number }): Promise<{ id: string; doc: unknown }[]> {
     const ids = [...this.docs.keys()].sort()
-    return ids.slice(0, options?.limit ?? ids.length).map((id) => ({ id, doc: JSON.parse(this.docs.get(id) as string) }))
+    return ids.slice(0, documentLimit(options)).map((id) => ({ id, doc: JSON.parse(this.docs.get(id) as string) }))
   }
 
   #remember(id: string) {

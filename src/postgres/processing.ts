@@ -129,7 +129,12 @@ export class PostgresProcessing implements ProcessingBackend {
       sql.partitions(this.#deps.names, processor),
     )
     // The adapter's type parsers return int4 as text.
-    return rows.map((r) => ({ partition: Number(r.partition), position: r.position, owner: r.owner, leaseUntil: Number(r.lease_until) }))
+    return rows.map((r) => ({
+      partition: Number(r.partition),
+      position: r.position,
+      owner: r.owner,
+      leaseUntil: Number(r.lease_until),
+    }))
   }
 
   async resetCheckpoints(processor: string, position: bigint, member: string): Promise<void> {

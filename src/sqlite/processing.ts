@@ -226,12 +226,12 @@ class SqliteDocuments implements DocumentStore {
     return row === undefined ? undefined : JSON.parse(row.doc)
   }
 
-  upsert(id: string, doc: unknown): Promise<void> {
+  async upsert(id: string, doc: unknown): Promise<void> {
     const text = documentText(id, doc)
     return this.write(() => void this.statements().upsertDocument.run(this.namespace, this.collection, id, text))
   }
 
-  delete(id: string): Promise<void> {
+  async delete(id: string): Promise<void> {
     documentId(id)
     return this.write(() => void this.statements().deleteDocument.run(this.namespace, this.collection, id))
   }

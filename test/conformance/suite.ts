@@ -6,6 +6,7 @@ import { badInputSuite } from './bad-input.suite.js'
 import { commandSuite } from './command.suite.js'
 import { deleteSuite } from './delete.suite.js'
 import { processorSuite } from './processor.suite.js'
+import { projectionSuite } from './projection.suite.js'
 import { readSuite } from './read.suite.js'
 import { subscriptionSuite } from './subscription.suite.js'
 
@@ -51,5 +52,6 @@ export function eventStoreConformance(adapter: AdapterName) {
     badInputSuite(context)
     commandSuite(context)
     processorSuite(context)
+    projectionSuite(context)
   })
 }
