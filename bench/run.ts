@@ -11,6 +11,7 @@ import { catchUp } from './scenarios/catch-up.js'
 import { growth } from './scenarios/growth.js'
 import { hotStream } from './scenarios/hot-stream.js'
 import { liveLatency } from './scenarios/latency.js'
+import { commands, projection } from './scenarios/projection.js'
 
 export interface BenchOptions {
   seconds: number
@@ -27,6 +28,8 @@ const scenarios: Record<string, Scenario> = {
   'catch-up': catchUp,
   'live-latency': liveLatency,
   growth,
+  projection,
+  commands,
 }
 
 const { values, positionals } = parseArgs({

@@ -34,6 +34,8 @@ export interface Raw {
 
 export interface Bench {
   name: BackendName
+  /** The PostgreSQL schema the store and the raw table live in. */
+  schema?: string
   store: EventStore
   raw: Raw
   /** A second store on the same database, e.g. to subscribe from a separate connection pool. */
@@ -81,6 +83,7 @@ export async function openPostgres(rawConnections: number, storeOptions: StoreOp
   }
   return {
     name: 'postgres',
+    schema,
     store,
     raw,
     async openStore(options) {
