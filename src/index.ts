@@ -75,7 +75,7 @@ export type {
 } from './processing/types.js'
 // Projections: read models built from the log.
 export type { AsyncProjection, AsyncProjectionOptions, Projection, ProjectionContext } from './projection/projection.js'
-export { createAsyncProjection, defineProjection } from './projection/projection.js'
+export { createAsyncProjection, defineProjection, readModelOf } from './projection/projection.js'
 // Event schemas: definitions and the registry a store takes. The tooling is in `eventfold/schema`.
 export type {
   AnyEventDefinition,

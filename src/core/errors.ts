@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'PARKED_EVENT_FAILED',
   'WAIT_TIMEOUT',
   'INVALID_PROJECTION',
+  'INLINE_PROJECTION_FAILED',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

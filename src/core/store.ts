@@ -1,5 +1,6 @@
 import { InvalidInputError, StoreClosedError } from './errors.js'
 import { PROCESSING, type ProcessingBackend } from './processing-port.js'
+import type { Projection } from './projection-types.js'
 import type { ChangeSignal } from './signal.js'
 import { type SnapshotBackend, snapshotStore } from './snapshots.js'
 import { startSubscription } from './subscription.js'
@@ -83,6 +84,11 @@ export interface StoreOptions {
    * their schema version; every read, fold and subscription sees events upcast to current versions.
    */
   registry?: EventSchemaPort
+  /**
+   * Projections run inside each append's transaction, so their read model is never behind the log;
+   * one that throws fails the append (INLINE_PROJECTION_FAILED). Their `setup` runs in `migrate()`.
+   */
+  inlineProjections?: readonly Projection<never>[]
 }
 
 /** What readers see of one stored event (after upcasting and the caller's type filter). */
@@ -118,9 +124,13 @@ class CoreEventStore implements EventStore {
     return this.backend.locateEvent?.(eventId.toLowerCase())
   }
 
-  migrate(): Promise<void> {
+  async migrate(): Promise<void> {
     this.#open()
-    return this.backend.migrate()
+    await this.backend.migrate()
+    const processing = this.backend.processing
+    for (const { setup } of this.options.inlineProjections ?? []) {
+      if (setup !== undefined && processing !== undefined) await processing.transaction(async (tx) => setup(tx.handle as never))
+    }
   }
 
   async appendToStream(streamId: string, events: EventData[], options?: AppendOptions): Promise<AppendResult> {

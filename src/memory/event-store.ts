@@ -1,4 +1,14 @@
-import { decideAppend, decideDelete, type StoreBackend, type StreamPageQuery, type StreamState } from '../core/internal.js'
+import {
+  checkInlineProjections,
+  decideAppend,
+  decideDelete,
+  Mutex,
+  type Projection,
+  runInlineProjections,
+  type StoreBackend,
+  type StreamPageQuery,
+  type StreamState,
+} from '../core/internal.js'
 import { ChangeSignal } from '../core/signal.js'
 import { createEventStore, type StoreOptions } from '../core/store.js'
 import type {
@@ -11,7 +21,7 @@ import type {
   RecordedEvent,
 } from '../core/types.js'
 import type { PreparedEvent } from '../core/validation.js'
-import { MemoryProcessing } from './processing.js'
+import { MemoryProcessing, MemoryTx } from './processing.js'
 import { MemorySnapshots } from './snapshots.js'
 
 /** Stored as JSON text so readers get fresh copies and see exactly what a database would return. */
@@ -58,6 +68,7 @@ const byRevision = (e: StoredEvent) => e.revision
 
 class MemoryBackend implements StoreBackend {
   readonly changes = new ChangeSignal()
+  readonly #appendLock = new Mutex()
   readonly pollIntervalMs = 60_000
   #log: StoredEvent[] = []
   #streams = new Map<string, { state: StreamState; events: StoredEvent[] }>()
@@ -68,7 +79,30 @@ class MemoryBackend implements StoreBackend {
 
   async migrate(): Promise<void> {}
 
-  async append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+  constructor(private readonly inline: readonly Projection[]) {}
+
+  append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (this.inline.length === 0) return this.#append(streamId, events, expected, undefined)
+    // Inline projections await: appends go one at a time so none decides on a stream mid-write.
+    return this.#appendLock.run(() =>
+      this.#append(streamId, events, expected, async (written) => {
+        const undo: (() => void)[] = []
+        try {
+          await runInlineProjections(this.inline, written, new MemoryTx(this.processing, undo))
+        } catch (error) {
+          for (const step of undo.reverse()) step()
+          throw error
+        }
+      }),
+    )
+  }
+
+  async #append(
+    streamId: string,
+    events: PreparedEvent[],
+    expected: ExpectedRevision,
+    project: ((written: RecordedEvent[]) => Promise<void>) | undefined,
+  ): Promise<AppendResult> {
     const stream = this.#streams.get(streamId)
     const ids = events.map((e) => e.id)
     const found = ids.flatMap((id) => this.#byId.get(id) ?? [])
@@ -85,6 +119,10 @@ class MemoryBackend implements StoreBackend {
         recordedAt,
       }),
     )
+    if (project !== undefined) {
+      await project(stored.map(toRecorded))
+      // Re-checked after the await: nothing else may have written this stream meanwhile (the lock).
+    }
     for (const e of stored) this.#byId.set(e.id, e)
     this.#log.push(...stored)
     entry.events.push(...stored)
@@ -130,7 +168,12 @@ class MemoryBackend implements StoreBackend {
     return this.#streams.get(streamId)?.events.at(-1)?.revision
   }
 
-  async deleteStream(streamId: string, mode: DeleteMode, expected: ExpectedRevision): Promise<void> {
+  deleteStream(streamId: string, mode: DeleteMode, expected: ExpectedRevision): Promise<void> {
+    // Under the append lock: an append awaiting its inline projections must not see its stream vanish.
+    return this.#appendLock.run(() => this.#delete(streamId, mode, expected))
+  }
+
+  #delete(streamId: string, mode: DeleteMode, expected: ExpectedRevision): void {
     const stream = this.#streams.get(streamId)
     decideDelete(streamId, expected, stream?.state)
     if (stream === undefined && mode === 'soft') return
@@ -158,5 +201,5 @@ export interface InMemoryEventStoreOptions extends StoreOptions {}
  * await store.appendToStream('account-1', [{ type: 'Opened', data: { owner: 'Ada' } }])
  */
 export function createInMemoryEventStore(options: InMemoryEventStoreOptions = {}): EventStore {
-  return createEventStore(new MemoryBackend(), options)
+  return createEventStore(new MemoryBackend(checkInlineProjections(options.inlineProjections) as Projection[]), options)
 }

@@ -137,7 +137,7 @@ export class MemoryProcessing implements ProcessingBackend {
   }
 }
 
-class MemoryTx implements ProcessingTx {
+export class MemoryTx implements ProcessingTx {
   readonly handle = undefined
 
   constructor(

@@ -1,7 +1,6 @@
 import pg from 'pg'
 import { StreamDeletedError, WrongExpectedRevisionError } from '../core/errors.js'
-import type { StoreBackend, StreamPageQuery } from '../core/internal.js'
-import { ChangeSignal } from '../core/internal.js'
+import { ChangeSignal, type Projection, runInlineProjections, type StoreBackend, type StreamPageQuery } from '../core/internal.js'
 import type {
   AppendResult,
   DeleteMode,
@@ -21,10 +20,12 @@ import { Notifier } from './notifier.js'
 import { PostgresProcessing } from './processing.js'
 import { type EventRow, toRecordedEvent, typeParsers } from './rows.js'
 import { PostgresSnapshots } from './snapshots.js'
+import type { AppendRequest } from './sql.js'
 import * as sql from './sql.js'
 
 export interface BackendConfig {
   connectionString: string
+  inline: readonly Projection[]
   names: SchemaNames
   poolSize: number
   logger: Logger | undefined
@@ -55,7 +56,10 @@ export class PostgresBackend implements StoreBackend {
   readonly #names: SchemaNames
   readonly #logger: Logger | undefined
 
-  constructor({ connectionString, names, poolSize, logger }: BackendConfig) {
+  readonly #inline: readonly Projection[]
+
+  constructor({ connectionString, names, poolSize, logger, inline }: BackendConfig) {
+    this.#inline = inline
     this.#names = names
     this.#logger = logger
     const connection = { connectionString, types: typeParsers }
@@ -74,7 +78,8 @@ export class PostgresBackend implements StoreBackend {
       logger,
     })
     this.appender = new Appender(
-      (requests) => this.#query<AppendRow>(sql.appendBatch(names, requests)),
+      (requests) =>
+        inline.length === 0 ? this.#query<AppendRow>(sql.appendBatch(names, requests)) : this.#appendProjected(requests),
       () => this.changes.notify(),
     )
   }
@@ -89,6 +94,25 @@ export class PostgresBackend implements StoreBackend {
 
   append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     return this.appender.append({ streamId, events, expected })
+  }
+
+  /**
+   * A batch with inline projections: the batch, then its projections, in one transaction. A
+   * projection that throws rolls the whole batch back; the appender then retries each append
+   * alone, so only the one whose projection fails fails.
+   */
+  #appendProjected(requests: readonly AppendRequest[]): Promise<AppendRow[]> {
+    return this.processing.transaction(async (tx) => {
+      const client = tx.handle as pg.PoolClient
+      const rows = (await client.query<AppendRow>(sql.appendBatch(this.#names, requests))).rows
+      const last = rows.reduce<bigint>((max, row) => (row.r_position !== null && row.r_position > max ? row.r_position : max), 0n)
+      const count = requests.reduce((sum, request) => sum + request.events.length, 0)
+      if (last > 0n) {
+        const written = (await client.query<EventRow>(sql.writtenEvents(this.#names, last, count))).rows
+        if (written.length > 0) await runInlineProjections(this.#inline, written.map(toRecordedEvent), tx)
+      }
+      return rows
+    })
   }
 
   async readStreamPage(streamId: string, query: StreamPageQuery): Promise<RecordedEvent[]> {

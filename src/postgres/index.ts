@@ -1,4 +1,10 @@
-import { createEventStore, InvalidInputError, type StoreOptions } from '../core/internal.js'
+import {
+  checkInlineProjections,
+  createEventStore,
+  InvalidInputError,
+  type Projection,
+  type StoreOptions,
+} from '../core/internal.js'
 import type { EventStore } from '../core/types.js'
 import { PostgresBackend } from './event-store.js'
 import { schemaNames } from './identifiers.js'
@@ -32,5 +38,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Ev
     throw new InvalidInputError('INVALID_ARGUMENT', `poolSize must be a whole number ≥ 1, got ${String(poolSize)}`, 'poolSize')
   }
   const names = schemaNames(schema)
-  return createEventStore(new PostgresBackend({ connectionString, names, poolSize, logger: options.logger }), storeOptions)
+  const inline = checkInlineProjections(options.inlineProjections) as readonly Projection[]
+  const backend = new PostgresBackend({ connectionString, names, poolSize, logger: options.logger, inline })
+  return createEventStore(backend, storeOptions)
 }

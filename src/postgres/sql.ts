@@ -101,3 +101,16 @@ export function headPosition(names: SchemaNames): Query {
 export function streamHead(names: SchemaNames, streamId: string): Query {
   return { text: `SELECT max(revision) AS head FROM ${names.quoted}.events WHERE stream_id = $1`, values: [streamId] }
 }
+
+/**
+ * The events this transaction itself wrote up to `upTo`, for inline projections. The xmin check
+ * leaves out what an idempotent retry returned without writing (committed earlier, projected then).
+ * They sit in (upTo - count, upTo]: positions are drawn under the write lock, one after another.
+ */
+export function writtenEvents(names: SchemaNames, upTo: bigint, count: number): Query {
+  return {
+    text: `SELECT ${EVENT_COLUMNS} FROM ${names.quoted}.events
+      WHERE position > $1 AND position <= $2 AND xmin = pg_current_xact_id()::xid ORDER BY position`,
+    values: [(upTo - BigInt(count)).toString(), upTo.toString()],
+  }
+}

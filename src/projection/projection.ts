@@ -1,28 +1,12 @@
-import { InvalidInputError } from '../core/errors.js'
+export type { Projection, ProjectionContext } from '../core/projection-types.js'
+
+import { EventfoldError } from '../core/errors.js'
+import { checkProjection } from '../core/inline-projections.js'
 import { type DocumentStore, processingOf } from '../core/internal.js'
-import type { EventFilter, EventStore, RecordedEvent } from '../core/types.js'
+import { type Projection, projectionNamespace } from '../core/projection-types.js'
+import type { EventStore } from '../core/types.js'
 import { createProcessor } from '../processing/processor.js'
 import type { Processor, ProcessorOptions, ProcessorStart } from '../processing/types.js'
-
-export interface ProjectionContext<Tx = unknown> {
-  /** The transaction the projection's checkpoint commits in (see `ProcessorContext.tx`). */
-  readonly tx: Tx
-  /** A document collection of this projection's read model, written in the same transaction. */
-  documents<Doc = unknown>(collection: string): DocumentStore<Doc>
-}
-
-/**
- * A read model built from the log. `handle` gets events in log order, many at a time, and writes
- * through `ctx.tx` (ordinary tables) or `ctx.documents` (the document helper).
- */
-export interface Projection<Tx = unknown> {
-  name: string
-  /** Only these events reach `handle`. */
-  filter?: EventFilter
-  /** Creates what the read model needs (idempotent), in a transaction before the first batch. */
-  setup?: (tx: Tx) => Promise<void> | void
-  handle: (events: RecordedEvent[], ctx: ProjectionContext<Tx>) => Promise<void> | void
-}
 
 /** Types a projection (an identity function for inference). */
 export function defineProjection<Tx = unknown>(projection: Projection<Tx>): Projection<Tx> {
@@ -59,7 +43,7 @@ export function createAsyncProjection<Tx = unknown>(options: AsyncProjectionOpti
   const processor = createProcessor<Tx>({
     ...settings,
     store,
-    name: `projection:${projection.name}`,
+    name: projectionNamespace(projection.name),
     filter: projection.filter,
     handleBatch: (events, ctx) => projection.handle(events, { tx: ctx.tx, documents: ctx.documents }),
   })
@@ -74,12 +58,12 @@ export function createAsyncProjection<Tx = unknown>(options: AsyncProjectionOpti
   })
 }
 
-export function checkProjection(projection: unknown): asserts projection is Projection {
-  const p = projection as Partial<Projection> | undefined
-  if (typeof p !== 'object' || p === null || typeof p.name !== 'string' || p.name === '') {
-    throw new InvalidInputError('INVALID_PROJECTION', 'a projection needs a non-empty name', 'projection.name')
-  }
-  if (typeof p.handle !== 'function') {
-    throw new InvalidInputError('INVALID_PROJECTION', `projection '${p.name}' needs a handle function`, 'projection.handle')
+/** The read model of a projection, inline or async, for queries from any process. */
+export function readModelOf(store: EventStore, projection: Pick<Projection, 'name'>) {
+  const backend = processingOf(store)
+  if (backend === undefined) throw new EventfoldError('PROCESSING_UNSUPPORTED', 'This event store keeps no read models')
+  const namespace = projectionNamespace(projection.name)
+  return {
+    documents: <Doc = unknown>(collection: string) => backend.documents(namespace, collection) as DocumentStore<Doc>,
   }
 }

@@ -1,12 +1,15 @@
 import Database from 'better-sqlite3'
 import {
   ChangeSignal,
+  checkInlineProjections,
   createEventStore,
   decideAppend,
   decideDelete,
   EventfoldError,
   Mutex,
   type PreparedEvent,
+  type Projection,
+  runInlineProjections,
   type StoreBackend,
   type StoreOptions,
   StoreUnavailableError,
@@ -71,10 +74,12 @@ class SqliteBackend implements StoreBackend {
     (work) => this.#exclusive(() => guard(work)),
   )
   readonly processing: SqliteProcessing
+  readonly #inline: readonly Projection[]
 
   constructor(options: SqliteEventStoreOptions) {
     this.#db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
     this.pollIntervalMs = options.pollIntervalMs ?? 250
+    this.#inline = checkInlineProjections(options.inlineProjections) as readonly Projection[]
     // WAL lets readers (subscriptions, other processes) run while a writer commits.
     this.#db.pragma('journal_mode = WAL')
     this.#db.pragma('foreign_keys = ON')
@@ -125,7 +130,7 @@ class SqliteBackend implements StoreBackend {
    * Runs a write under the store's write lock, or at once when called from inside a processor's
    * transaction on this connection: that write joins the transaction (waiting would deadlock).
    */
-  #exclusive<T>(work: () => T): Promise<T> {
+  #exclusive<T>(work: () => T | Promise<T>): Promise<T> {
     if (this.processing.insideTransaction()) return Promise.resolve().then(work)
     return this.#writeLock.run(work)
   }
@@ -152,6 +157,7 @@ class SqliteBackend implements StoreBackend {
   }
 
   append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    if (this.#inline.length > 0) return this.#appendProjected({ streamId, events, expected })
     if (!this.processing.insideTransaction()) return this.#groupCommit.append({ streamId, events, expected })
     // From a processor's handler: a savepoint inside its transaction, committed with its checkpoint.
     return this.#exclusive(() => {
@@ -159,6 +165,30 @@ class SqliteBackend implements StoreBackend {
       if (outcome instanceof Error) throw outcome
       this.processing.afterCommit(() => this.changes.notify())
       return outcome as AppendResult
+    })
+  }
+
+  /**
+   * An append with inline projections: its own transaction (a savepoint inside a processor's), held
+   * across the projections' awaits under the write lock, committed only if they all succeed.
+   */
+  #appendProjected(request: AppendRequest): Promise<AppendResult> {
+    const db = this.#db
+    return this.#exclusive(async () => {
+      const nested = this.processing.insideTransaction()
+      guard(() => db.exec(nested ? 'SAVEPOINT eventfold_append' : 'BEGIN IMMEDIATE'))
+      try {
+        const written: RecordedEvent[] = []
+        const result = this.#writeAppend(request, written)
+        if (written.length > 0) await runInlineProjections(this.#inline, written, this.processing.transactionHandle())
+        db.exec(nested ? 'RELEASE eventfold_append' : 'COMMIT')
+        if (written.length > 0) this.processing.afterCommit(() => this.changes.notify())
+        return result
+      } catch (error) {
+        if (nested) db.exec('ROLLBACK TO eventfold_append; RELEASE eventfold_append')
+        else if (db.inTransaction) db.exec('ROLLBACK')
+        throw error
+      }
     })
   }
 
@@ -173,7 +203,8 @@ class SqliteBackend implements StoreBackend {
     }
   }
 
-  #writeAppend({ streamId, events, expected }: AppendRequest): AppendResult {
+  /** Writes one append; `written` (when given) receives the events as recorded, for inline projections. */
+  #writeAppend({ streamId, events, expected }: AppendRequest, written?: RecordedEvent[]): AppendResult {
     const sql = this.#sql
     const ids = events.map((e) => e.id)
     const found = events.flatMap((e) => {
@@ -188,6 +219,16 @@ class SqliteBackend implements StoreBackend {
     for (const event of events) {
       const info = sql.insertEvent.run(event.id, streamId, revision, event.type, event.data, event.metadata, recordedAt)
       position = BigInt(info.lastInsertRowid)
+      written?.push({
+        id: event.id,
+        type: event.type,
+        data: JSON.parse(event.data),
+        metadata: JSON.parse(event.metadata),
+        streamId,
+        revision,
+        position,
+        recordedAt: new Date(recordedAt),
+      })
       revision++
     }
     sql.upsertStream.run(streamId, revision - 1n, 'live')

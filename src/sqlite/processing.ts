@@ -66,6 +66,11 @@ export class SqliteProcessing implements ProcessingBackend {
     return this.#inside.getStore() !== undefined
   }
 
+  /** A transaction handle on the store's connection, for work already inside a transaction. */
+  transactionHandle(): ProcessingTx {
+    return new SqliteTx(this.#deps)
+  }
+
   /** Runs `effect` once the current transaction commits (at once outside one). */
   afterCommit(effect: () => void): void {
     const pending = this.#inside.getStore()

@@ -5,6 +5,7 @@ import { appendSuite } from './append.suite.js'
 import { badInputSuite } from './bad-input.suite.js'
 import { commandSuite } from './command.suite.js'
 import { deleteSuite } from './delete.suite.js'
+import { inlineProjectionSuite } from './inline-projection.suite.js'
 import { processorSuite } from './processor.suite.js'
 import { projectionSuite } from './projection.suite.js'
 import { readSuite } from './read.suite.js'
@@ -53,5 +54,6 @@ export function eventStoreConformance(adapter: AdapterName) {
     commandSuite(context)
     processorSuite(context)
     projectionSuite(context)
+    inlineProjectionSuite(context)
   })
 }

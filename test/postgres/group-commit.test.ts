@@ -12,6 +12,7 @@ const backend = new PostgresBackend({
   names: schemaNames(schema),
   poolSize: 4,
   logger: undefined,
+  inline: [],
 })
 const store = createEventStore(backend)
 const stats = backend.appender.stats
