@@ -74,8 +74,15 @@ export type {
   WaitForOptions,
 } from './processing/types.js'
 // Projections: read models built from the log.
-export type { AsyncProjection, AsyncProjectionOptions, Projection, ProjectionContext } from './projection/projection.js'
+export type {
+  AsyncProjection,
+  AsyncProjectionOptions,
+  GenerationInfo,
+  Projection,
+  ProjectionContext,
+} from './projection/projection.js'
 export { createAsyncProjection, defineProjection, readModelOf } from './projection/projection.js'
+export type { RebuildOptions, RebuildProgress, RebuildResult } from './projection/rebuild.js'
 // Event schemas: definitions and the registry a store takes. The tooling is in `eventfold/schema`.
 export type {
   AnyEventDefinition,

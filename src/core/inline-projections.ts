@@ -24,6 +24,7 @@ export async function runInlineProjections(
       await projection.handle(matching, {
         tx: tx.handle,
         documents: (collection) => tx.documents(namespace, collection) as never,
+        generation: 1,
       })
     } catch (error) {
       throw new EventfoldError(

@@ -96,6 +96,10 @@ export interface ProcessingTx {
   promoteNextHeld(processor: string, streamId: string): Promise<ParkedRecord | undefined>
   /** The document collections of a read model, in this transaction. */
   documents(namespace: string, collection: string): DocumentStore
+  /** Deletes every document of a namespace (a replaced generation of a read model). */
+  dropDocuments(namespace: string): Promise<void>
+  /** Forgets a processor: its checkpoints, leases, members and parked events. */
+  dropProcessor(processor: string): Promise<void>
 }
 
 /** id → JSON document, the read-model helper for the common case. */

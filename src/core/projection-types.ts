@@ -10,6 +10,15 @@ export interface ProjectionContext<Tx = unknown> {
   readonly tx: Tx
   /** A document collection of this projection's read model, written in the same transaction. */
   documents<Doc = unknown>(collection: string): DocumentStore<Doc>
+  /**
+   * Which build of the read model this is: 1, then one more per rebuild. A projection writing its
+   * own tables names them by it (e.g. `summaries_2`) so a rebuild can fill new ones beside the live.
+   */
+  readonly generation: number
+}
+
+export interface GenerationInfo {
+  generation: number
 }
 
 /**
@@ -21,9 +30,15 @@ export interface Projection<Tx = unknown> {
   /** Only these events reach `handle`. */
   filter?: EventFilter
   /** Creates what the read model needs (idempotent), in a transaction: before the first batch, or in `migrate()` when inline. */
-  setup?: (tx: Tx) => Promise<void> | void
+  setup?: (tx: Tx, info: GenerationInfo) => Promise<void> | void
+  /** Drops what `setup` created for a generation a rebuild replaced. Documents are dropped for you. */
+  teardown?: (tx: Tx, info: GenerationInfo) => Promise<void> | void
   handle: (events: RecordedEvent[], ctx: ProjectionContext<Tx>) => Promise<void> | void
 }
 
-/** Where a projection's documents live, whichever way it runs. */
-export const projectionNamespace = (name: string) => `projection:${name}`
+/**
+ * Where a projection's documents live (and the name of the processor that builds them). The first
+ * generation has the plain name, so a projection never rebuilt keeps it forever.
+ */
+export const projectionNamespace = (name: string, generation = 1) =>
+  generation === 1 ? `projection:${name}` : `projection:${name}#${generation}`

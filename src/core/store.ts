@@ -129,7 +129,8 @@ class CoreEventStore implements EventStore {
     await this.backend.migrate()
     const processing = this.backend.processing
     for (const { setup } of this.options.inlineProjections ?? []) {
-      if (setup !== undefined && processing !== undefined) await processing.transaction(async (tx) => setup(tx.handle as never))
+      if (setup !== undefined && processing !== undefined)
+        await processing.transaction(async (tx) => setup(tx.handle as never, { generation: 1 }))
     }
   }
 

@@ -55,6 +55,21 @@ export class MemoryProcessing implements ProcessingBackend {
     return found
   }
 
+  /** Every collection of a namespace, for a drop. */
+  collectionsOf(namespace: string): [string, Map<string, string>][] {
+    return [...this.#documents].filter(([key]) => key.startsWith(`${namespace}\u0000`))
+  }
+
+  forget(processor: string): Processor | undefined {
+    const state = this.#processors.get(processor)
+    this.#processors.delete(processor)
+    return state
+  }
+
+  restore(processor: string, state: Processor): void {
+    this.#processors.set(processor, state)
+  }
+
   collection(namespace: string, collection: string): Map<string, string> {
     const key = `${namespace}\u0000${collection}`
     let found = this.#documents.get(key)
@@ -209,6 +224,21 @@ export class MemoryTx implements ProcessingTx {
 
   documents(namespace: string, collection: string): DocumentStore {
     return new MemoryDocuments(this.backend.collection(namespace, collection), this.undo)
+  }
+
+  async dropDocuments(namespace: string): Promise<void> {
+    for (const [, docs] of this.backend.collectionsOf(namespace)) {
+      const before = new Map(docs)
+      docs.clear()
+      this.undo.push(() => {
+        for (const [id, text] of before) docs.set(id, text)
+      })
+    }
+  }
+
+  async dropProcessor(processor: string): Promise<void> {
+    const state = this.backend.forget(processor)
+    if (state !== undefined) this.undo.push(() => this.backend.restore(processor, state))
   }
 }
 

@@ -211,3 +211,15 @@ export const findDocuments = (
     WHERE namespace = $1 AND collection = $2 AND doc @> $3::jsonb ORDER BY id LIMIT $4`,
   values: [namespace, collection, JSON.stringify(Object.fromEntries(where.map((c) => [c.field, c.value]))), limit],
 })
+
+export const dropDocuments = ({ quoted: s }: SchemaNames, namespace: string): Query => ({
+  text: `DELETE FROM ${s}.documents WHERE namespace = $1`,
+  values: [namespace],
+})
+
+export const dropProcessor = ({ quoted: s }: SchemaNames, processor: string): Query => ({
+  text: `WITH parts AS (DELETE FROM ${s}.processor_partitions WHERE processor = $1),
+    members AS (DELETE FROM ${s}.processor_members WHERE processor = $1)
+    DELETE FROM ${s}.processor_parked WHERE processor = $1`,
+  values: [processor],
+})

@@ -206,6 +206,14 @@ class PostgresTx implements ProcessingTx {
   documents(namespace: string, collection: string): DocumentStore {
     return new PostgresDocuments(this.#run, this.names, namespace, collection)
   }
+
+  async dropDocuments(namespace: string): Promise<void> {
+    await this.#run(sql.dropDocuments(this.names, namespace))
+  }
+
+  async dropProcessor(processor: string): Promise<void> {
+    await this.#run(sql.dropProcessor(this.names, processor))
+  }
 }
 
 class PostgresDocuments implements DocumentStore {

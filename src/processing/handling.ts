@@ -3,6 +3,8 @@ import type { ProcessingTx } from '../core/internal.js'
 import type { RecordedEvent } from '../core/types.js'
 import type { ProcessorBatchHandler, ProcessorContext, ProcessorHandler } from './types.js'
 
+export type { ProcessorContext }
+
 /** What the processor's transactions need to know about it. */
 export interface HandlingSetup {
   name: string
@@ -36,14 +38,23 @@ export function contextFor(
   partition: number,
   attempt: number,
 ): ProcessorContext {
-  return {
+  const ctx: ProcessorContext = {
     tx: tx.handle,
     processor: setup.name,
     partition,
     attempt,
     documents: (collection) => tx.documents(setup.name, collection) as never,
   }
+  // Hidden from users: the library's own layers (projections) reach the whole transaction through it.
+  Object.defineProperty(ctx, RAW_TX, { value: tx, enumerable: false })
+  return ctx
 }
+
+const RAW_TX = Symbol('eventfold.processingTx')
+
+/** The processing transaction behind a handler's context. */
+export const txOf = (ctx: ProcessorContext): ProcessingTx =>
+  (ctx as unknown as Record<symbol, ProcessingTx>)[RAW_TX] as ProcessingTx
 
 /**
  * Handles `events` in one transaction, except those of streams with a parked event: those are

@@ -91,6 +91,10 @@ export function processingStatements(db: Database) {
     allDocuments: prepare<{ id: string; doc: string }>(
       'SELECT id, doc FROM documents WHERE namespace = ? AND collection = ? ORDER BY id LIMIT ?',
     ),
+    dropDocuments: prepare('DELETE FROM documents WHERE namespace = ?'),
+    dropPartitions: prepare('DELETE FROM processor_partitions WHERE processor = ?'),
+    dropMembers: prepare('DELETE FROM processor_members WHERE processor = ?'),
+    dropParked: prepare('DELETE FROM processor_parked WHERE processor = ?'),
     /** Filters with `json_each` over the conditions, so the SQL text is the same for any number of fields. */
     findDocuments: prepare<{ doc: string }>(
       `SELECT d.doc FROM documents d

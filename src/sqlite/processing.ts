@@ -216,6 +216,15 @@ class SqliteTx implements ProcessingTx {
   documents(namespace: string, collection: string): DocumentStore {
     return new SqliteDocuments(this.deps.statements, namespace, collection, async (work) => work())
   }
+
+  async dropDocuments(namespace: string): Promise<void> {
+    this.#sql.dropDocuments.run(namespace)
+  }
+
+  async dropProcessor(processor: string): Promise<void> {
+    const sql = this.#sql
+    for (const drop of [sql.dropPartitions, sql.dropMembers, sql.dropParked]) drop.run(processor)
+  }
 }
 
 class SqliteDocuments implements DocumentStore {

@@ -5,10 +5,12 @@ import {
   createProcessor,
   defineProjection,
   handleCommand,
+  type RebuildProgress,
   type RecordedEvent,
 } from '../../src/index.js'
 import { account } from './deciders.js'
 import { failure } from './helpers.js'
+import { until } from './processor.suite.js'
 import type { SuiteContext } from './suite.js'
 
 interface Summary {
@@ -138,6 +140,78 @@ export function projectionSuite({ store }: SuiteContext) {
       expect((await failure(() => createAsyncProjection({ store: store(), projection: noHandle }))).code).toBe(
         'INVALID_PROJECTION',
       )
+    })
+  })
+}
+
+/** Totals per stream; `factor` stands for a change of logic that needs a rebuild. */
+const totals = (factor: number, slow = false) =>
+  defineProjection({
+    name: 'totals',
+    async handle(events: RecordedEvent[], { documents, generation }) {
+      const docs = documents<{ total: number; generation: number }>('streams')
+      for (const event of events) {
+        const doc = (await docs.get(event.streamId)) ?? { total: 0, generation }
+        await docs.upsert(event.streamId, { total: doc.total + factor, generation })
+      }
+      if (slow) await new Promise((resolve) => setTimeout(resolve, 2))
+    },
+  })
+
+export function rebuildSuite({ store }: SuiteContext) {
+  describe('projection rebuild', () => {
+    it('builds the next generation beside the live one, switches atomically and drops the old', async () => {
+      for (let s = 0; s < 4; s++)
+        await store().appendToStream(`t-${s}`, [
+          { type: 'A', data: {} },
+          { type: 'A', data: {} },
+        ])
+      const live = createAsyncProjection({ store: store(), projection: totals(1), leaseMs: 1_000 })
+      const follower = createAsyncProjection({ store: store(), projection: totals(1), leaseMs: 1_000 })
+      await live.start()
+      await follower.start()
+      try {
+        await live.waitFor(8n)
+        expect(await live.documents('streams').get('t-0')).toEqual({ total: 2, generation: 1 })
+
+        const rebuilder = createAsyncProjection({ store: store(), projection: totals(10, true), batchSize: 1 })
+        const progress: RebuildProgress[] = []
+        const readsDuringBuild: unknown[] = []
+        const result = await rebuilder.rebuild({
+          progressIntervalMs: 5,
+          onProgress: (report) => {
+            progress.push(report)
+            if (report.phase === 'building') readsDuringBuild.push(live.documents('streams').get('t-1'))
+          },
+        })
+        const seen = progress.map((p) => p.phase)
+        for (const report of progress) {
+          expect(report.generation).toBe(2)
+          expect(report.done).toBeLessThanOrEqual(report.total)
+        }
+        expect(progress.at(-1)).toMatchObject({ done: 8n, total: 8n })
+        expect(result).toMatchObject({ generation: 2, previous: 1 })
+        expect(seen.at(-2)).toBe('switched')
+        expect(seen.at(-1)).toBe('dropped')
+        // No downtime: while it built, readers kept seeing the old generation, never an empty one.
+        expect(readsDuringBuild.length).toBeGreaterThan(0)
+        for (const read of await Promise.all(readsDuringBuild)) expect(read).toEqual({ total: 2, generation: 1 })
+
+        expect(await rebuilder.generation()).toBe(2)
+        expect(await live.documents('streams').get('t-0')).toEqual({ total: 20, generation: 2 })
+        // The running instances follow the switch and keep the new generation current.
+        await until('both instances run generation 2', () =>
+          [live, follower].every((p) => p.stats().name === 'projection:totals#2'),
+        )
+        const { position } = await store().appendToStream('t-0', [{ type: 'A', data: {} }])
+        await live.waitFor(position)
+        const doc = await live.documents<{ total: number; generation: number }>('streams').get('t-0')
+        // Applied by the running instance with its logic (factor 1), on top of the rebuilt total.
+        expect(doc).toEqual({ total: 21, generation: 2 })
+      } finally {
+        await live.stop()
+        await follower.stop()
+      }
     })
   })
 }

@@ -7,7 +7,7 @@ import { commandSuite } from './command.suite.js'
 import { deleteSuite } from './delete.suite.js'
 import { inlineProjectionSuite } from './inline-projection.suite.js'
 import { processorSuite } from './processor.suite.js'
-import { projectionSuite } from './projection.suite.js'
+import { projectionSuite, rebuildSuite } from './projection.suite.js'
 import { readSuite } from './read.suite.js'
 import { subscriptionSuite } from './subscription.suite.js'
 
@@ -55,5 +55,6 @@ export function eventStoreConformance(adapter: AdapterName) {
     processorSuite(context)
     projectionSuite(context)
     inlineProjectionSuite(context)
+    rebuildSuite(context)
   })
 }
