@@ -1,14 +1,25 @@
 /**
- * The main job, for now: a small bank on the embedded SQLite store.
+ * The main job: a small bank on the embedded SQLite store.
  *
- * Accounts are event-sourced streams. Many transfers run at once, each a read → decide → append
- * with an expected revision; when two touch the same account one loses, re-reads and retries.
- * A live subscription keeps the bank's running total from the global log, and a temporal read
- * shows an account's balance as it was at an earlier revision.
+ * Write side: accounts are event-sourced streams handled by a decider. Many transfers run at once;
+ * each is two commands (debit, then credit) through `handleCommand`, which retries when another
+ * writer got to the account first, and which a command id makes idempotent.
+ * Read side: an async projection keeps account summaries (documents) from the log, and the demo
+ * shows read-your-writes: a command, `waitFor(position)`, then the summary already has it.
+ * A live subscription keeps the bank's running total, and a temporal read shows an account as it was.
  */
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { type EventStore, isEventfoldError, type RecordedEvent } from '../src/index.js'
+import {
+  createAsyncProjection,
+  type Decider,
+  defineProjection,
+  type EventStore,
+  handleCommand,
+  isEventfoldError,
+  type RecordedEvent,
+  rejectCommand,
+} from '../src/index.js'
 import { createSqliteEventStore } from '../src/sqlite/index.js'
 
 type AccountEvent =
@@ -16,54 +27,85 @@ type AccountEvent =
   | { type: 'Debited'; data: { amount: number; transfer: string } }
   | { type: 'Credited'; data: { amount: number; transfer: string } }
 
+type AccountCommand =
+  | { type: 'Open'; owner: string; initial: number }
+  | { type: 'Debit'; amount: number; transfer: string }
+  | { type: 'Credit'; amount: number; transfer: string }
+
 const ACCOUNTS = ['alice', 'bob', 'carol', 'dave', 'erin']
 const TRANSFERS = 200
 const CONCURRENCY = 16
 
-const balance = {
-  initialState: () => 0,
-  evolve(total: number, event: RecordedEvent): number {
-    const e = event as unknown as AccountEvent
-    if (e.type === 'Opened') return total + e.data.initial
-    if (e.type === 'Debited') return total - e.data.amount
-    return total + e.data.amount
-  },
-}
+const applyEvent = (balance: number, event: AccountEvent): number =>
+  event.type === 'Opened'
+    ? balance + event.data.initial
+    : event.type === 'Debited'
+      ? balance - event.data.amount
+      : balance + event.data.amount
 
-const stats = { conflictsRetried: 0, rejected: 0, completed: 0 }
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Read → decide → append, retried on a concurrency conflict. Returns false when the decision says no. */
-async function execute(
-  store: EventStore,
-  account: string,
-  decide: (balance: number) => AccountEvent | undefined,
-): Promise<boolean> {
-  for (let attempt = 1; ; attempt++) {
-    const { state, revision } = await store.aggregateStream(`account-${account}`, balance)
-    await pause(Math.random() * 3) // business logic takes time: that is when others write
-    const event = decide(state)
-    if (event === undefined) return false
-    try {
-      await store.appendToStream(`account-${account}`, [event], { expectedRevision: revision ?? 'no_stream' })
-      return true
-    } catch (error) {
-      if (!isEventfoldError(error, 'WRONG_EXPECTED_REVISION') || attempt === 50) throw error
-      stats.conflictsRetried++
-      await pause(Math.random() * attempt * 2)
+/** The write side of an account: balance as state, overdrafts refused. */
+const account: Decider<{ open: boolean; balance: number }, AccountCommand, AccountEvent> = {
+  name: 'account',
+  initialState: () => ({ open: false, balance: 0 }),
+  decide(command, state) {
+    if (command.type === 'Open') {
+      if (state.open) rejectCommand('account already open')
+      return { type: 'Opened', data: { owner: command.owner, initial: command.initial } }
     }
-  }
+    if (!state.open) rejectCommand('no such account')
+    if (command.type === 'Debit' && state.balance < command.amount) rejectCommand('insufficient funds')
+    return {
+      type: command.type === 'Debit' ? 'Debited' : 'Credited',
+      data: { amount: command.amount, transfer: command.transfer },
+    }
+  },
+  evolve: (state, event) => ({ open: true, balance: applyEvent(state.balance, event) }),
+  snapshot: { every: 50 },
 }
+
+interface Summary {
+  owner: string
+  balance: number
+  transfersIn: number
+  transfersOut: number
+}
+
+/** The read side: one summary document per account, kept by an async projection. */
+const summaries = defineProjection({
+  name: 'account-summaries',
+  filter: { streamPrefix: 'account-' },
+  async handle(events: RecordedEvent[], { documents }) {
+    const accounts = documents<Summary>('accounts')
+    for (const recorded of events) {
+      const event = recorded as unknown as AccountEvent
+      const id = recorded.streamId.slice('account-'.length)
+      const summary = (await accounts.get(id)) ?? { owner: id, balance: 0, transfersIn: 0, transfersOut: 0 }
+      summary.balance = applyEvent(summary.balance, event)
+      if (event.type === 'Debited') summary.transfersOut++
+      if (event.type === 'Credited') summary.transfersIn++
+      await accounts.upsert(id, summary)
+    }
+  },
+})
+
+const stats = { rejected: 0, completed: 0 }
+const money = { initialState: () => 0, evolve: (total: number, e: RecordedEvent) => applyEvent(total, e as never) }
 
 async function transfer(store: EventStore, id: string, from: string, to: string, amount: number) {
-  const debited = await execute(store, from, (available) =>
-    available >= amount ? { type: 'Debited', data: { amount, transfer: id } } : undefined,
-  )
-  if (!debited) {
+  try {
+    await handleCommand(store, `account-${from}`, { type: 'Debit', amount, transfer: id }, account, {
+      commandId: `${id}:debit`,
+      retries: 50,
+    })
+  } catch (error) {
+    if (!isEventfoldError(error, 'COMMAND_REJECTED')) throw error
     stats.rejected++
     return
   }
-  await execute(store, to, () => ({ type: 'Credited', data: { amount, transfer: id } }))
+  const credit = { type: 'Credit', amount, transfer: id } as const
+  // Handled twice on purpose, as a client retrying after a timeout would: the id makes it count once.
+  for (let i = 0; i < 2; i++)
+    await handleCommand(store, `account-${to}`, credit, account, { commandId: `${id}:credit`, retries: 50 })
   stats.completed++
 }
 
@@ -75,6 +117,8 @@ async function main() {
 
   const store = createSqliteEventStore({ path })
   await store.migrate()
+  const projection = createAsyncProjection({ store, projection: summaries })
+  await projection.start()
 
   let runningTotal = 0
   let eventsSeen = 0
@@ -83,14 +127,12 @@ async function main() {
     filter: { streamPrefix: 'account-' },
     handler(event) {
       eventsSeen++
-      runningTotal = balance.evolve(runningTotal, event)
+      runningTotal = money.evolve(runningTotal, event)
     },
   })
 
   for (const owner of ACCOUNTS) {
-    await store.appendToStream(`account-${owner}`, [{ type: 'Opened', data: { owner, initial: 1000 } }], {
-      expectedRevision: 'no_stream',
-    })
+    await handleCommand(store, `account-${owner}`, { type: 'Open', owner, initial: 1000 }, account)
   }
 
   const started = Date.now()
@@ -108,39 +150,58 @@ async function main() {
 
   const all: RecordedEvent[] = []
   for await (const e of store.readAll()) all.push(e)
-  while (eventsSeen < all.length) await pause(5)
+  const accountEvents = all.filter((e) => e.streamId.startsWith('account-'))
+  while (eventsSeen < accountEvents.length) await new Promise((resolve) => setTimeout(resolve, 5))
 
   console.log('eventfold demo: a bank on the embedded SQLite store\n')
-  console.log(`${TRANSFERS} transfers requested by ${CONCURRENCY} concurrent workers in ${elapsed} ms`)
-  console.log(`  completed ${stats.completed}, rejected for insufficient funds ${stats.rejected}`)
-  console.log(`  optimistic-concurrency conflicts detected and retried: ${stats.conflictsRetried}`)
+  console.log(`${TRANSFERS} transfers by ${CONCURRENCY} concurrent workers in ${elapsed} ms, as commands through handleCommand`)
+  console.log(`  completed ${stats.completed}, refused by the decider (insufficient funds) ${stats.rejected}`)
+  console.log('  every credit was handled twice with the same command id, and appended once')
   console.log(`  events in the log: ${all.length} (positions ${all[0]?.position} to ${all.at(-1)?.position})\n`)
 
-  console.log('Balances (folded from each stream):')
+  // Read-your-writes: one more command, then wait for the projection to pass its position.
+  const { position } = await handleCommand(store, 'account-alice', { type: 'Credit', amount: 1, transfer: 'bonus' }, account)
+  await projection.waitFor(position)
+  const alice = await projection.documents<Summary>('accounts').get('alice')
+  console.log(`Read-your-writes: credited alice 1 at position ${position}; her summary already shows balance ${alice?.balance}\n`)
+
+  console.log('Accounts: folded from each stream (write side) and from the projection (read side)')
   let sum = 0
+  let mismatches = 0
   for (const owner of ACCOUNTS) {
-    const { state, revision } = await store.aggregateStream(`account-${owner}`, balance)
+    const { state, revision } = await store.aggregateStream(`account-${owner}`, money)
+    const summary = await projection.documents<Summary>('accounts').get(owner)
     sum += state
-    console.log(`  ${owner.padEnd(6)} ${String(state).padStart(6)}   (revision ${revision})`)
+    if (summary?.balance !== state) mismatches++
+    const flows = `in ${summary?.transfersIn}, out ${summary?.transfersOut}`
+    console.log(
+      `  ${owner.padEnd(6)} ${String(state).padStart(6)}   read model ${String(summary?.balance).padStart(6)}   (${flows}, revision ${revision})`,
+    )
   }
   console.log(`  total  ${String(sum).padStart(6)}\n`)
 
+  while (eventsSeen < accountEvents.length + 1) await new Promise((resolve) => setTimeout(resolve, 5))
   console.log(`Live subscription's running total: ${runningTotal} over ${eventsSeen} events`)
-  const asOf = await store.aggregateStream('account-alice', { ...balance, upTo: { revision: 3n } })
-  const now = await store.aggregateStream('account-alice', balance)
+  const asOf = await store.aggregateStream('account-alice', { ...money, upTo: { revision: 3n } })
+  const now = await store.aggregateStream('account-alice', money)
   console.log(`Temporal read: alice had ${asOf.state} at revision 3, has ${now.state} now (revision ${now.revision})`)
+  const lag = projection.stats()
+  console.log(
+    `Projection stats: ${lag.handled} events handled, lag ${lag.lagEvents} events, p99 ${lag.processingMs.p99.toFixed(2)} ms per event`,
+  )
 
   await ledger.stop()
+  await projection.stop()
   await store.close()
 
-  const expected = ACCOUNTS.length * 1000
-  if (sum !== expected || runningTotal !== expected) {
+  const expected = ACCOUNTS.length * 1000 + 1
+  if (sum !== expected || runningTotal !== expected || mismatches > 0) {
     console.error(
-      `Money was created or destroyed: balances sum to ${sum}, subscription saw ${runningTotal}, expected ${expected}`,
+      `Books do not balance: streams ${sum}, subscription ${runningTotal}, read model mismatches ${mismatches}, expected ${expected}`,
     )
     process.exit(1)
   }
-  console.log(`\nMoney conserved: ${expected} in, ${sum} out. Database: ${path}`)
+  console.log(`\nMoney conserved: ${expected - 1} in (+1 bonus), ${sum} out; the read model agrees. Database: ${path}`)
 }
 
 main().catch((error) => {
