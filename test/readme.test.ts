@@ -6,6 +6,24 @@ import { expect, it } from 'vitest'
 
 const root = join(import.meta.dirname, '..')
 
+/** Runs the first ts block under `heading` against this checkout's source; returns its output lines. */
+async function runBlock(heading: string): Promise<string[]> {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const block = readme.split(heading)[1]?.match(/```ts\n([\s\S]*?)```/)?.[1]
+  expect(block).toBeDefined()
+  const source = (block as string).replace("from 'eventfold'", `from '${join(root, 'src/index.ts')}'`)
+  mkdirSync(join(root, '.tmp'), { recursive: true })
+  const file = join(root, '.tmp', `readme-${process.pid}-${heading.length}.ts`)
+  writeFileSync(file, source)
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', file], { cwd: root, timeout: 30_000 })
+  return stdout.trim().split('\n')
+}
+
+it("runs the README's commands-and-projections example as written", async () => {
+  const lines = await runBlock('## Commands, projections and processors')
+  expect(lines).toEqual(['true', '{ balance: 5 }'])
+}, 60_000)
+
 it("runs the README's tour as written and prints what its comments promise", async () => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8')
   const tour = readme.split('## A tour')[1]?.match(/```ts\n([\s\S]*?)```/)?.[1]
