@@ -55,6 +55,35 @@ export type {
 export { uuidv7 } from './core/uuid.js'
 export type { InMemoryEventStoreOptions } from './memory/event-store.js'
 export { createInMemoryEventStore } from './memory/event-store.js'
+// Messaging between services: CloudEvents envelopes, the transport port, the in-memory transport.
+// Broker transports are in `eventfold/rabbitmq`.
+export type { BinaryMessage, Binding, IncomingBinaryMessage } from './messaging/binary-mode.js'
+export { decodeBinary, encodeBinary } from './messaging/binary-mode.js'
+export { currentMessage, runInMessageContext } from './messaging/context.js'
+export type { CloudEvent, Message, OutgoingMessage } from './messaging/envelope.js'
+export { createMessage, fromCloudEvent, toCloudEvent } from './messaging/envelope.js'
+export {
+  DeadLetterNotFoundError,
+  PublishNotConfirmedError,
+  TransportClosedError,
+  TransportUnavailableError,
+  UndecodableMessageError,
+} from './messaging/errors.js'
+export { createInMemoryTransport, InMemoryTransport } from './messaging/memory/transport.js'
+export type {
+  Consumer,
+  DeadLetter,
+  DeadLetterQueue,
+  MessageHandler,
+  PublishResult,
+  ReceivedMessage,
+  RetryPolicy,
+  StopOptions,
+  SubscribeOptions,
+  Transport,
+  TransportCapabilities,
+  TransportOptions,
+} from './messaging/types.js'
 // Event schemas: definitions and the registry a store takes. The tooling is in `eventfold/schema`.
 export type {
   AnyEventDefinition,
