@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe } from 'vitest'
 import type { Transport } from '../../../src/index.js'
 import { crashSuite } from './crash.suite.js'
 import { deliverySuite } from './delivery.suite.js'
@@ -21,12 +21,16 @@ export function messagingConformance(name: TransportName) {
     let current: TransportUnderTest | undefined
 
     beforeEach(async () => {
-      current = await transports[name]()
+      current = await transports[name].open()
     })
 
     afterEach(async () => {
       await current?.cleanup()
       current = undefined
+    })
+
+    afterAll(async () => {
+      await transports[name].teardown?.()
     })
 
     const context: MessagingContext = {

@@ -1,5 +1,7 @@
 import type { Transport } from '../../../src/index.js'
 import { createInMemoryTransport } from '../../../src/index.js'
+import { createVhost, deleteVhost } from '../../rabbitmq/broker.js'
+import { unique } from './helpers.js'
 
 /**
  * How a suite proves at-least-once delivery when a consumer dies mid-handling. A broker transport
@@ -19,34 +21,87 @@ export interface TransportUnderTest {
   cleanup(): Promise<void>
 }
 
-export type TransportFactory = () => Promise<TransportUnderTest>
+export interface TransportFixture {
+  /** A fresh, isolated transport for one test. */
+  open(): Promise<TransportUnderTest>
+  /** After the test file: removes what the file's tests shared (a vhost…). */
+  teardown?(): Promise<void>
+}
 
 /**
  * Every transport, by name. A new transport is a compile error here until it has a factory, and
  * then it runs the whole messaging conformance suite.
  */
-export type TransportName = 'memory'
+export type TransportName = 'memory' | 'rabbitmq'
 
-export const transports: Record<TransportName, TransportFactory> = {
-  async memory() {
-    const transport = createInMemoryTransport()
-    return {
-      transport,
-      // One process, one transport: a "second service" shares it, as two modules of one app would.
-      connect: async () => transport,
-      publishUndecodable: (type) =>
-        transport.publishRaw({
-          type,
-          headers: { ce_specversion: '1.0', ce_type: type },
-          contentType: 'application/json',
-          body: Buffer.from('{not json'),
-        }),
-      crash: {
-        kind: 'stop-without-ack',
-        reason:
-          'messages live in this process, so no other process can take over; a consumer stopped mid-handling whose handler never settles stands in for the kill',
-      },
-      cleanup: () => transport.close(),
-    }
-  },
+export const transports: Record<TransportName, TransportFixture> = {
+  memory: { open: openMemory },
+  rabbitmq: rabbitmqFixture(),
+}
+
+async function openMemory(): Promise<TransportUnderTest> {
+  const transport = createInMemoryTransport()
+  return {
+    transport,
+    // One process, one transport: a "second service" shares it, as two modules of one app would.
+    connect: async () => transport,
+    publishUndecodable: (type) =>
+      transport.publishRaw({
+        type,
+        headers: { ce_specversion: '1.0', ce_type: type },
+        contentType: 'application/json',
+        body: Buffer.from('{not json'),
+      }),
+    crash: {
+      kind: 'stop-without-ack',
+      reason:
+        'messages live in this process, so no other process can take over; a consumer stopped mid-handling whose handler never settles stands in for the kill',
+    },
+    cleanup: () => transport.close(),
+  }
+}
+
+/** Settings that keep the suite quick: few shards, frequent rebalancing. */
+export const RABBIT_TEST_SETTINGS = { shards: 8, rebalanceIntervalMs: 100 }
+
+function rabbitmqFixture(): TransportFixture {
+  const vhost = `ef-test-${unique()}`
+  let url: Promise<string> | undefined
+  return {
+    async open() {
+      url ??= createVhost(vhost)
+      const options = { url: await url, prefix: `t${unique()}`, ...RABBIT_TEST_SETTINGS }
+      // Loaded on demand: a test file of one transport never loads another's driver.
+      const { createRabbitMqTransport } = await import('../../../src/rabbitmq/index.js')
+      const transport = await createRabbitMqTransport(options)
+      const others: Transport[] = []
+      return {
+        transport,
+        async connect() {
+          const other = await createRabbitMqTransport(options)
+          others.push(other)
+          return other
+        },
+        async publishUndecodable(type) {
+          const amqp = await import('amqplib')
+          const connection = await amqp.connect(options.url)
+          const channel = await connection.createConfirmChannel()
+          // Shard 0 of every group bound to this type: the routing key a key hashing to 0 would get.
+          channel.publish(`${options.prefix}.events`, `s0.${type}`, Buffer.from('{not json'), {
+            contentType: 'application/json',
+            headers: { cloudEvents_specversion: '1.0', cloudEvents_type: type },
+          })
+          await channel.waitForConfirms()
+          await connection.close()
+        },
+        crash: { kind: 'sigkill', childEnv: { RABBIT_URL: options.url, RABBIT_PREFIX: options.prefix } },
+        async cleanup() {
+          await Promise.all([transport, ...others].map((t) => t.close()))
+        },
+      }
+    },
+    async teardown() {
+      if (url !== undefined) await deleteVhost(vhost)
+    },
+  }
 }
