@@ -92,8 +92,15 @@ export function retrySuite(t: MessagingContext) {
     expect(await dlq.list('dlq', { limit: 1 })).toHaveLength(1)
     expect(await dlq.list('other-group')).toEqual([])
 
-    failing = false
     const [replayed, dropped] = ids as [string, string]
+    // Replayed while the handler still fails: it is dead-lettered again, not lost or taken for a duplicate.
+    await dlq.replay('dlq', [replayed])
+    await waitFor('the replay to fail again', async () => {
+      const letters = await dlq.list('dlq')
+      return letters.length === 2 && letters.some((l) => l.id === replayed && l.attempts === 1)
+    })
+
+    failing = false
     await dlq.replay('dlq', [replayed])
     await waitFor('the replayed message', () => handled.length === 1)
     expect(handled).toEqual([replayed])

@@ -32,11 +32,12 @@ export interface TransportFixture {
  * Every transport, by name. A new transport is a compile error here until it has a factory, and
  * then it runs the whole messaging conformance suite.
  */
-export type TransportName = 'memory' | 'rabbitmq'
+export type TransportName = 'memory' | 'rabbitmq' | 'nats'
 
 export const transports: Record<TransportName, TransportFixture> = {
   memory: { open: openMemory },
   rabbitmq: rabbitmqFixture(),
+  nats: { open: openNats },
 }
 
 async function openMemory(): Promise<TransportUnderTest> {
@@ -102,6 +103,56 @@ function rabbitmqFixture(): TransportFixture {
     },
     async teardown() {
       if (url !== undefined) await deleteVhost(vhost)
+    },
+  }
+}
+
+export const NATS_SERVERS = process.env.EVENTFOLD_NATS_SERVERS ?? '127.0.0.1:4222'
+
+/** Quick crash recovery for the suite: a killed member's message moves on after 2 s. */
+export const NATS_TEST_SETTINGS = { shards: 8, ackWaitMs: 2_000 }
+
+async function openNats(): Promise<TransportUnderTest> {
+  const prefix = `t${unique()}`
+  const options = { servers: NATS_SERVERS, prefix, ...NATS_TEST_SETTINGS }
+  const { createNatsTransport } = await import('../../../src/nats/index.js')
+  const transport = await createNatsTransport(options)
+  const others: Transport[] = []
+  const admin = async <T>(
+    work: (nats: typeof import('@nats-io/jetstream'), nc: import('@nats-io/transport-node').NatsConnection) => Promise<T>,
+  ) => {
+    const [{ connect }, jetstreamModule] = await Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')])
+    const nc = await connect({ servers: NATS_SERVERS })
+    try {
+      return await work(jetstreamModule, nc)
+    } finally {
+      await nc.close()
+    }
+  }
+  return {
+    transport,
+    async connect() {
+      const other = await createNatsTransport(options)
+      others.push(other)
+      return other
+    },
+    async publishUndecodable(type) {
+      await admin(async ({ jetstream }, nc) => {
+        const { headers } = await import('@nats-io/transport-node')
+        const h = headers()
+        h.set('ce-specversion', '1.0')
+        h.set('ce-type', type)
+        h.set('content-type', 'application/json')
+        await jetstream(nc).publish(`${prefix}.s0.ev`, '{not json', { headers: h })
+      })
+    },
+    crash: { kind: 'sigkill', childEnv: { NATS_PREFIX: prefix } },
+    async cleanup() {
+      await Promise.all([transport, ...others].map((t) => t.close()))
+      await admin(async ({ jetstreamManager }, nc) => {
+        const jsm = await jetstreamManager(nc)
+        for (const stream of [`${prefix}_events`, `${prefix}_dead`]) await jsm.streams.delete(stream).catch(() => {})
+      })
     },
   }
 }
