@@ -57,6 +57,35 @@ export type {
 export { uuidv7 } from './core/uuid.js'
 export type { InMemoryEventStoreOptions } from './memory/event-store.js'
 export { createInMemoryEventStore } from './memory/event-store.js'
+// Messaging between services: CloudEvents envelopes, the transport port, the in-memory transport.
+// Broker transports are in `eventfold/rabbitmq` and `eventfold/nats`.
+export type { BinaryMessage, Binding, IncomingBinaryMessage } from './messaging/binary-mode.js'
+export { decodeBinary, encodeBinary } from './messaging/binary-mode.js'
+export { currentMessage, runInMessageContext } from './messaging/context.js'
+export type { CloudEvent, Message, OutgoingMessage } from './messaging/envelope.js'
+export { createMessage, fromCloudEvent, toCloudEvent } from './messaging/envelope.js'
+export {
+  DeadLetterNotFoundError,
+  PublishNotConfirmedError,
+  TransportClosedError,
+  TransportUnavailableError,
+  UndecodableMessageError,
+} from './messaging/errors.js'
+export { createInMemoryTransport, InMemoryTransport } from './messaging/memory/transport.js'
+export type {
+  Consumer,
+  DeadLetter,
+  DeadLetterQueue,
+  MessageHandler,
+  PublishResult,
+  ReceivedMessage,
+  RetryPolicy as MessageRetryPolicy,
+  StopOptions,
+  SubscribeOptions,
+  Transport,
+  TransportCapabilities,
+  TransportOptions,
+} from './messaging/types.js'
 export { partitionOf } from './processing/partitioning.js'
 export { createProcessor } from './processing/processor.js'
 export type {

@@ -1,0 +1,92 @@
+import type { JsonValue } from '../core/types.js'
+import { type CloudEvent, fromCloudEvent, type Message, toCloudEvent } from './envelope.js'
+import { UndecodableMessageError } from './errors.js'
+
+/**
+ * The CloudEvents protocol bindings eventfold speaks, each in binary content mode (attributes in
+ * headers, data alone in the body, so a consumer that ignores CloudEvents still reads plain JSON):
+ * - `amqp`: application properties prefixed `cloudEvents_` (`cloudEvents:` is read too, the older
+ *   spelling some AMQP 1.0 stacks still send); RabbitMQ carries them as message headers.
+ * - `nats`: NATS headers prefixed `ce-`.
+ * - `kafka`: headers prefixed `ce_`; also used for Redis stream fields, which have no binding of their own.
+ * The content type goes in the protocol's own slot (AMQP `content-type` property, a `content-type`
+ * header elsewhere): the adapter puts `contentType` there.
+ */
+export type Binding = 'amqp' | 'nats' | 'kafka'
+
+export interface BinaryMessage {
+  headers: Record<string, string>
+  contentType: string | undefined
+  body: Buffer
+}
+
+/** What arrives: header values as the client library gives them. */
+export interface IncomingBinaryMessage {
+  headers: Record<string, unknown>
+  contentType?: string | undefined
+  body: Uint8Array
+}
+
+const PREFIXES: Record<Binding, readonly string[]> = {
+  amqp: ['cloudEvents_', 'cloudEvents:'],
+  nats: ['ce-'],
+  kafka: ['ce_'],
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;.*)?$/i
+
+export function encodeBinary(message: Message, binding: Binding): BinaryMessage {
+  const { data, datacontenttype, ...attributes } = toCloudEvent(message)
+  const prefix = PREFIXES[binding][0] as string
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(attributes)) headers[`${prefix}${name}`] = String(value)
+  return { headers, contentType: datacontenttype, body: Buffer.from(JSON.stringify(data)) }
+}
+
+function headerText(value: unknown, name: string): string {
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8')
+  throw new UndecodableMessageError(`Header '${name}' is not text`, name)
+}
+
+function attributesOf(headers: Record<string, unknown>, binding: Binding): Record<string, string> {
+  const prefixes = PREFIXES[binding].map((p) => p.toLowerCase())
+  const attributes: Record<string, string> = {}
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase()
+    const prefix = prefixes.find((p) => lower.startsWith(p))
+    if (prefix !== undefined) attributes[lower.slice(prefix.length)] = headerText(value, name)
+  }
+  return attributes
+}
+
+function parseData(body: Uint8Array, contentType: string | undefined): JsonValue {
+  // The spec lets a binary-mode message omit the content type; ours always carry JSON.
+  if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
+    throw new UndecodableMessageError(`Content type '${contentType}' is not JSON`, 'datacontenttype')
+  }
+  const text = Buffer.from(body).toString('utf8')
+  if (text.length === 0) return null
+  try {
+    return JSON.parse(text) as JsonValue
+  } catch (cause) {
+    throw new UndecodableMessageError('The body is not valid JSON', 'data', { cause })
+  }
+}
+
+function parseVersion(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  if (!/^\d{1,15}$/.test(text)) throw new UndecodableMessageError(`Bad dataschemaversion '${text}'`, 'dataschemaversion')
+  return Number(text)
+}
+
+/** Reads a binary-mode CloudEvent; throws `UndecodableMessageError` (code `UNDECODABLE_MESSAGE`) when it is not one. */
+export function decodeBinary(incoming: IncomingBinaryMessage, binding: Binding): Message {
+  const { dataschemaversion, ...attributes } = attributesOf(incoming.headers, binding)
+  const contentType = incoming.contentType ?? attributes.datacontenttype
+  const event: Partial<CloudEvent> = { ...(attributes as Partial<CloudEvent>), data: parseData(incoming.body, contentType) }
+  const version = parseVersion(dataschemaversion)
+  if (version !== undefined) event.dataschemaversion = version
+  return fromCloudEvent(event)
+}

@@ -1,0 +1,49 @@
+import { type Binding, decodeBinary, type IncomingBinaryMessage } from './binary-mode.js'
+import { runInMessageContext } from './context.js'
+import type { Message } from './envelope.js'
+import { describeError, type ResolvedSubscription, retryDelayMs } from './retry.js'
+
+/** What to do with a delivery once its handler has run: the same decision for every transport. */
+export type Outcome =
+  | { kind: 'ack'; message: Message }
+  | { kind: 'retry'; message: Message; delayMs: number; error: ReturnType<typeof describeError> }
+  | { kind: 'dead'; message?: Message; error: ReturnType<typeof describeError>; attempts: number }
+  /** The handler was still running when its consumer gave it up: leave the message to the broker. */
+  | { kind: 'abandoned' }
+
+/**
+ * Decodes one delivery and runs the handler inside the message's context. An undecodable message
+ * is dead at once: no attempt can change its bytes.
+ */
+export async function handleDelivery(
+  wire: IncomingBinaryMessage,
+  binding: Binding,
+  attempt: number,
+  subscription: ResolvedSubscription,
+): Promise<Outcome> {
+  let message: Message
+  try {
+    message = decodeBinary(wire, binding)
+  } catch (error) {
+    return { kind: 'dead', error: describeError(error), attempts: attempt }
+  }
+  try {
+    const received = { ...message, attempt, group: subscription.group }
+    await runInMessageContext(message, () => subscription.handler(received))
+    return { kind: 'ack', message }
+  } catch (error) {
+    if (attempt >= subscription.retry.maxAttempts)
+      return { kind: 'dead', message, error: describeError(error), attempts: attempt }
+    return { kind: 'retry', message, error: describeError(error), delayMs: retryDelayMs(subscription.retry, attempt) }
+  }
+}
+
+/** Header values as text, for a dead letter's record of a message it could not read. */
+export function rawOf(wire: IncomingBinaryMessage): { headers: Record<string, string>; body: string } {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(wire.headers)) {
+    headers[name] = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
+  }
+  if (wire.contentType !== undefined) headers['content-type'] = wire.contentType
+  return { headers, body: Buffer.from(wire.body).toString('utf8') }
+}

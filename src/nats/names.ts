@@ -1,0 +1,65 @@
+/** Streams, subjects and consumers of one namespace (`prefix`). */
+export class Names {
+  constructor(
+    readonly prefix: string,
+    readonly shards: number,
+  ) {}
+
+  get eventsStream(): string {
+    return `${this.prefix}_events`
+  }
+
+  get deadStream(): string {
+    return `${this.prefix}_dead`
+  }
+
+  /** One subject tree per shard: a consumer filters on exactly one (NATS 2.9 checks filters against the stream's subjects literally). */
+  get eventSubjects(): string[] {
+    return Array.from({ length: this.shards }, (_, shard) => `${this.prefix}.s${shard}.>`)
+  }
+
+  shardFilter(shard: number): string {
+    return `${this.prefix}.s${shard}.>`
+  }
+
+  /** The type travels in a header: a subject token cannot hold every string a type may be. */
+  eventSubject(shard: number): string {
+    return `${this.prefix}.s${shard}.ev`
+  }
+
+  /** A replayed dead letter goes to its shard for one group only; other groups skip it. */
+  replaySubject(shard: number, group: string): string {
+    return `${this.prefix}.s${shard}.replay.${group}`
+  }
+
+  deadSubject(group: string): string {
+    return `${this.prefix}.dead.${group}`
+  }
+
+  durable(group: string, shard: number): string {
+    return `${group}_s${shard}`
+  }
+
+  shardOf(key: string): number {
+    let hash = 0x811c9dc5
+    for (let i = 0; i < key.length; i++) {
+      hash ^= key.charCodeAt(i)
+      hash = Math.imul(hash, 0x01000193)
+    }
+    return (hash >>> 0) % this.shards
+  }
+}
+
+/** Headers eventfold adds beside the CloudEvents `ce-` ones. */
+export const H = {
+  replayGroup: 'eventfold-replay-group',
+  error: 'eventfold-error',
+  attempts: 'eventfold-attempts',
+  origin: 'eventfold-origin',
+  deadAt: 'eventfold-dead-at',
+  deadLetterId: 'eventfold-dead-letter-id',
+  type: 'ce-type',
+  id: 'ce-id',
+  partitionKey: 'ce-partitionkey',
+  contentType: 'content-type',
+} as const

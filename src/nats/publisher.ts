@@ -1,0 +1,52 @@
+import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
+import { PublishNotConfirmedError, TransportUnavailableError } from '../messaging/errors.js'
+import { toHeaders } from './wire.js'
+
+export interface NatsOutgoing {
+  id: string
+  subject: string
+  body: Uint8Array
+  headers: Record<string, string>
+  /** JetStream drops a second publish with the same id inside the stream's duplicate window. */
+  msgId?: string
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Publishes to JetStream and resolves on its acknowledgement (the message is stored). A publish
+ * that times out while the client reconnects is sent again with the same message id, which the
+ * stream's duplicate window turns into a no-op if the first one was stored after all.
+ */
+export class NatsPublisher {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async send(messages: readonly NatsOutgoing[]): Promise<void> {
+    await Promise.all(messages.map((m) => this.#one(m)))
+  }
+
+  async #one(message: NatsOutgoing): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs
+    for (;;) {
+      try {
+        const options = {
+          headers: toHeaders(message.headers),
+          timeout: 5_000,
+          ...(message.msgId ? { msgID: message.msgId } : {}),
+        }
+        await this.js.publish(message.subject, message.body, options)
+        return
+      } catch (error) {
+        // The server answered and refused: sending again would not change its mind.
+        if (error instanceof JetStreamApiError) throw new PublishNotConfirmedError(message.id, error)
+        if (Date.now() > deadline) {
+          throw new TransportUnavailableError('NATS did not store the message before the publish timeout', error)
+        }
+        await sleep(100)
+      }
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+} from '@nats-io/jetstream'
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { Logger } from '../core/types.js'
+import { encodeBinary } from '../messaging/binary-mode.js'
+import { createMessage, type OutgoingMessage } from '../messaging/envelope.js'
+import { TransportClosedError } from '../messaging/errors.js'
+import { resolveSubscription } from '../messaging/retry.js'
+import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../messaging/types.js'
+import { NatsDeadLetters } from './dead-letters.js'
+import { NatsMember } from './member.js'
+import { H, type Names } from './names.js'
+import { NatsPublisher } from './publisher.js'
+
+export interface NatsSettings {
+  names: Names
+  source: string
+  logger: Logger | undefined
+  publishTimeoutMs: number
+  ackWaitMs: number
+}
+
+const NANOS_PER_MS = 1_000_000
+
+export class NatsTransport implements Transport {
+  readonly capabilities: TransportCapabilities = {
+    supportsOrderingKey: true,
+    supportsDelayedDelivery: true,
+    // JetStream only announces a message that ran out of deliveries; members move it themselves.
+    supportsNativeDeadLettering: false,
+    survivesConsumerCrash: true,
+  }
+  readonly deadLetters: NatsDeadLetters
+  readonly #js: JetStreamClient
+  readonly #publisher: NatsPublisher
+  #members = new Set<NatsMember>()
+  #closed = false
+
+  constructor(
+    private readonly connection: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly settings: NatsSettings,
+  ) {
+    this.#js = jetstream(connection)
+    this.#publisher = new NatsPublisher(this.#js, settings.publishTimeoutMs)
+    this.deadLetters = new NatsDeadLetters(this.#js, jsm, settings.names, this.#publisher)
+  }
+
+  static async open(connection: NatsConnection, settings: NatsSettings): Promise<NatsTransport> {
+    const jsm = await jetstreamManager(connection)
+    const { names } = settings
+    // Interest retention: a message stays until every group's consumer has acknowledged it.
+    await ensureStream(jsm, { name: names.eventsStream, subjects: names.eventSubjects, retention: RetentionPolicy.Interest })
+    await ensureStream(jsm, { name: names.deadStream, subjects: [`${names.prefix}.dead.>`], retention: RetentionPolicy.Limits })
+    return new NatsTransport(connection, jsm, settings)
+  }
+
+  async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
+    this.#checkOpen()
+    const { names, source } = this.settings
+    const created = messages.map((m, i) => createMessage(m, source, i))
+    const outgoing = created.map((message) => {
+      const { headers, contentType, body } = encodeBinary(message, 'nats')
+      const shard = names.shardOf(message.partitionKey ?? message.id)
+      const all = contentType === undefined ? headers : { ...headers, [H.contentType]: contentType }
+      return { id: message.id, subject: names.eventSubject(shard), body, headers: all, msgId: message.id }
+    })
+    await this.#publisher.send(outgoing)
+    return { ids: created.map((m) => m.id) }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Consumer> {
+    this.#checkOpen()
+    const subscription = resolveSubscription(options)
+    const { names, logger, ackWaitMs } = this.settings
+    const consumers = []
+    for (let shard = 0; shard < names.shards; shard++) {
+      const durable = names.durable(subscription.group, shard)
+      // Idempotent for the same config: every member of a group declares the same consumers.
+      await this.jsm.consumers.add(names.eventsStream, {
+        durable_name: durable,
+        filter_subject: names.shardFilter(shard),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        max_ack_pending: 1,
+        max_deliver: -1,
+        ack_wait: ackWaitMs * NANOS_PER_MS,
+      })
+      consumers.push(await this.#js.consumers.get(names.eventsStream, durable))
+    }
+    const member = new NatsMember({ js: this.#js, names, publisher: this.#publisher, logger, ackWaitMs }, subscription)
+    await member.start(consumers)
+    this.#members.add(member)
+    return member
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#members].map((m) => m.stop()))
+    await this.connection.close()
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new TransportClosedError()
+  }
+}
+
+async function ensureStream(jsm: JetStreamManager, config: { name: string; subjects: string[]; retention: RetentionPolicy }) {
+  try {
+    await jsm.streams.info(config.name)
+  } catch {
+    await jsm.streams.add(config)
+  }
+}

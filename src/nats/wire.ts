@@ -1,0 +1,33 @@
+import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node'
+import type { IncomingBinaryMessage } from '../messaging/binary-mode.js'
+import { H } from './names.js'
+
+export function toHeaders(values: Record<string, string>): MsgHdrs {
+  const headers = natsHeaders()
+  for (const [name, value] of Object.entries(values)) headers.set(name, value)
+  return headers
+}
+
+export function fromHeaders(headers: MsgHdrs | undefined): Record<string, string> {
+  const values: Record<string, string> = {}
+  for (const name of headers?.keys() ?? []) values[name] = headers?.get(name) ?? ''
+  return values
+}
+
+/** The NATS binding puts the content type in a `content-type` header, beside the `ce-` attributes. */
+export function toIncoming(headers: MsgHdrs | undefined, body: Uint8Array): IncomingBinaryMessage {
+  const values = fromHeaders(headers)
+  const contentType = values[H.contentType]
+  return { headers: values, contentType, body }
+}
+
+/**
+ * The message's own headers, without those eventfold or JetStream added on the way. `Nats-Msg-Id`
+ * above all: copied into a dead letter or a replay, it would make JetStream drop the copy as a
+ * duplicate of the original inside the stream's duplicate window.
+ */
+export function originalHeaders(headers: MsgHdrs | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(fromHeaders(headers)).filter(([name]) => !name.startsWith('eventfold-') && !/^nats-/i.test(name)),
+  )
+}

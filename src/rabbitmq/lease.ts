@@ -1,0 +1,93 @@
+import type { Channel, ConsumeMessage } from 'amqplib'
+import type { ReconnectingConnection } from './connection.js'
+import type { Names } from './names.js'
+
+export interface LeaseSpec {
+  connection: ReconnectingConnection
+  names: Names
+  group: string
+  shard: number
+  prefetch: number
+  onMessage: (lease: ShardLease, message: ConsumeMessage) => void
+}
+
+/**
+ * This member's hold on one shard queue of its group: an exclusive consumer on the shard's lock
+ * queue (quorum queues ignore `exclusive`, classic ones enforce it), and the shard's consumer, on
+ * one channel of their own. Closing that channel ends both at once and hands every unacknowledged
+ * message back to the quorum queue at its place, so the next holder starts where this one stopped.
+ */
+export class ShardLease {
+  releasing = false
+  /** The channel closed under us: the broker took back what we held. */
+  lost = false
+
+  private constructor(
+    readonly group: string,
+    readonly shard: number,
+    private readonly channel: Channel,
+    private readonly consumerTag: string,
+  ) {}
+
+  /** The lease, or undefined when another member holds it. */
+  static async claim(spec: LeaseSpec): Promise<ShardLease | undefined> {
+    const channel = await spec.connection.channel()
+    try {
+      await channel.consume(spec.names.lockQueue(spec.group, spec.shard), () => {}, { exclusive: true, noAck: true })
+    } catch {
+      // The broker refuses a second exclusive consumer by closing the channel (403): another member holds it.
+      return undefined
+    }
+    await channel.prefetch(spec.prefetch)
+    let lease: ShardLease | undefined
+    const early: ConsumeMessage[] = []
+    const { consumerTag } = await channel.consume(spec.names.shardQueue(spec.group, spec.shard), (message) => {
+      if (message === null) return void channel.close().catch(() => {})
+      if (lease === undefined) early.push(message)
+      else spec.onMessage(lease, message)
+    })
+    lease = new ShardLease(spec.group, spec.shard, channel, consumerTag)
+    const claimed = lease
+    channel.on('close', () => {
+      claimed.lost = true
+    })
+    for (const message of early) spec.onMessage(lease, message)
+    return lease
+  }
+
+  ack(message: ConsumeMessage): void {
+    if (this.lost) return
+    try {
+      this.channel.ack(message)
+    } catch {
+      // Closed meanwhile: the broker requeued it, it will come again.
+    }
+  }
+
+  /** Gives the message back to the queue at its place. */
+  requeue(message: ConsumeMessage): void {
+    if (this.lost) return
+    try {
+      this.channel.nack(message, false, true)
+    } catch {
+      // As for ack.
+    }
+  }
+
+  /**
+   * Lets go after the handlers in hand finish: stop the consumer first so nothing new arrives, put
+   * back what was prefetched but not started, then close, which frees the lock for another member.
+   */
+  async release(finishInFlight: () => Promise<void>, notStarted: () => ConsumeMessage[]): Promise<void> {
+    this.releasing = true
+    const waiting = notStarted()
+    await finishInFlight()
+    await this.channel.cancel(this.consumerTag).catch(() => {})
+    for (const message of [...waiting, ...notStarted()]) this.requeue(message)
+    await this.close()
+  }
+
+  async close(): Promise<void> {
+    await this.channel.close().catch(() => {})
+  }
+}

@@ -1,0 +1,93 @@
+import type { Logger } from '../core/types.js'
+import { encodeBinary } from '../messaging/binary-mode.js'
+import { createMessage, type Message, type OutgoingMessage } from '../messaging/envelope.js'
+import { TransportClosedError } from '../messaging/errors.js'
+import { resolveSubscription } from '../messaging/retry.js'
+import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../messaging/types.js'
+import { ReconnectingConnection } from './connection.js'
+import { RabbitDeadLetters } from './dead-letters.js'
+import { RabbitMember } from './member.js'
+import type { Names } from './names.js'
+import { type Outgoing, Publisher } from './publisher.js'
+
+export interface RabbitSettings {
+  url: string
+  names: Names
+  source: string
+  logger: Logger | undefined
+  publishTimeoutMs: number
+  rebalanceIntervalMs: number
+  deliveryLimit: number
+}
+
+export class RabbitMqTransport implements Transport {
+  readonly capabilities: TransportCapabilities = {
+    supportsOrderingKey: true,
+    supportsDelayedDelivery: true,
+    // Quorum queues dead-letter by themselves a message delivered `deliveryLimit` times (its consumers kept dying).
+    supportsNativeDeadLettering: true,
+    survivesConsumerCrash: true,
+  }
+  readonly deadLetters: RabbitDeadLetters
+  readonly #connection: ReconnectingConnection
+  readonly #publisher: Publisher
+  #members = new Set<RabbitMember>()
+  #closed = false
+
+  constructor(private readonly settings: RabbitSettings) {
+    this.#connection = new ReconnectingConnection(settings.url, settings.logger)
+    this.#publisher = new Publisher(this.#connection, settings.names, settings.publishTimeoutMs)
+    this.deadLetters = new RabbitDeadLetters(this.#connection, settings.names, this.#publisher)
+  }
+
+  async open(): Promise<void> {
+    await this.#connection.open()
+  }
+
+  async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
+    this.#checkOpen()
+    const created = messages.map((m, i) => createMessage(m, this.settings.source, i))
+    await this.#publisher.send(created.map((m) => this.#toOutgoing(m)))
+    return { ids: created.map((m) => m.id) }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Consumer> {
+    this.#checkOpen()
+    const subscription = resolveSubscription(options)
+    const { names, logger, rebalanceIntervalMs, deliveryLimit } = this.settings
+    const settler = { publisher: this.#publisher, names, logger }
+    const member = new RabbitMember(
+      { connection: this.#connection, names, settler, logger, rebalanceIntervalMs, deliveryLimit },
+      subscription,
+    )
+    await member.start()
+    this.#members.add(member)
+    return member
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#members].map((m) => m.stop()))
+    await this.#publisher.close()
+    await this.#connection.close()
+  }
+
+  #toOutgoing(message: Message): Outgoing {
+    const { names } = this.settings
+    const { headers, contentType, body } = encodeBinary(message, 'amqp')
+    // Keyless messages spread over the shards by id; keyed ones always land in their key's shard.
+    const shard = names.shardOf(message.partitionKey ?? message.id)
+    return {
+      id: message.id,
+      exchange: names.events,
+      routingKey: names.routingKey(shard, message.type),
+      content: body,
+      options: { persistent: true, contentType, messageId: message.id, headers },
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new TransportClosedError()
+  }
+}

@@ -1,0 +1,51 @@
+import { expect, it } from 'vitest'
+import type { ReceivedMessage } from '../../../src/index.js'
+import { sleep, waitFor } from './helpers.js'
+import type { MessagingContext } from './suite.js'
+
+const KEYS = 8
+const PER_KEY = 25
+const MEMBERS = 4
+const CONCURRENCY = 8
+
+export function orderingSuite(t: MessagingContext) {
+  it(`handles each partition key in publish order, never twice at once, keys in parallel (${MEMBERS} members × concurrency ${CONCURRENCY})`, async () => {
+    const seen = new Map<string, number[]>()
+    const running = new Set<string>()
+    let overlaps = 0
+    let inFlight = 0
+    let maxInFlight = 0
+    const handler = async (m: ReceivedMessage) => {
+      const key = m.partitionKey as string
+      if (running.has(key)) overlaps++
+      running.add(key)
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      // A pause with a random length gives a wrong implementation every chance to reorder or overlap.
+      await sleep(Math.floor(Math.random() * 4))
+      seen.get(key)?.push((m.data as { seq: number }).seq) ?? seen.set(key, [(m.data as { seq: number }).seq])
+      inFlight--
+      running.delete(key)
+    }
+    const clients = [t.transport(), ...(await Promise.all(Array.from({ length: MEMBERS - 1 }, () => t.subject().connect())))]
+    for (const client of clients) await client.subscribe({ group: 'ordered', concurrency: CONCURRENCY, handler })
+
+    // Keys interleaved in each batch, and several batches: order must hold across both.
+    for (let batch = 0; batch < 5; batch++) {
+      const messages = []
+      for (let i = 0; i < PER_KEY / 5; i++) {
+        for (let k = 0; k < KEYS; k++) {
+          messages.push({ type: 'Step', data: { seq: batch * (PER_KEY / 5) + i }, partitionKey: `key-${k}` })
+        }
+      }
+      await t.transport().publish(messages)
+    }
+    const total = () => [...seen.values()].reduce((n, list) => n + list.length, 0)
+    await waitFor('every message', () => total() === KEYS * PER_KEY)
+
+    const expected = Array.from({ length: PER_KEY }, (_, i) => i)
+    for (let k = 0; k < KEYS; k++) expect(seen.get(`key-${k}`), `key-${k}`).toEqual(expected)
+    expect(overlaps).toBe(0)
+    expect(maxInFlight).toBeGreaterThan(1)
+  })
+}
