@@ -71,7 +71,10 @@ export {
   TransportUnavailableError,
   UndecodableMessageError,
 } from './messaging/errors.js'
+export type { EventRelayOptions, EventToMessages } from './messaging/event-relay.js'
+export { createEventRelay } from './messaging/event-relay.js'
 export { createInMemoryTransport, InMemoryTransport } from './messaging/memory/transport.js'
+export type { OutboxRelay, OutboxRelayOptions, OutboxRelayStats } from './messaging/outbox/relay.js'
 export type {
   Consumer,
   DeadLetter,

@@ -42,3 +42,7 @@ export function createPostgresEventStore(options: PostgresEventStoreOptions): Ev
   const backend = new PostgresBackend({ connectionString, names, poolSize, logger: options.logger, inline })
   return createEventStore(backend, storeOptions)
 }
+export type { InboxWork, PostgresInboxOptions } from './outbox/inbox.js'
+export { createPostgresInbox, PostgresInbox } from './outbox/inbox.js'
+export type { PostgresOutboxOptions, Queryable } from './outbox/outbox.js'
+export { createPostgresOutbox, PostgresOutbox } from './outbox/outbox.js'
