@@ -7,11 +7,18 @@
  * Read side: an async projection keeps account summaries (documents) from the log, and the demo
  * shows read-your-writes: a command, `waitFor(position)`, then the summary already has it.
  * A live subscription keeps the bank's running total, and a temporal read shows an account as it was.
+ * Messaging: a relay publishes money movements from the bank's log to a transport (in-memory, or
+ * RabbitMQ when EVENTFOLD_AMQP_URL is set), and a second service with its own SQLite database keeps
+ * a statement line per movement, through an idempotent inbox.
  */
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { Transport } from '../src/index.js'
 import {
   createAsyncProjection,
+  createEventRelay,
+  createInMemoryTransport,
   type Decider,
   defineProjection,
   type EventStore,
@@ -20,7 +27,7 @@ import {
   type RecordedEvent,
   rejectCommand,
 } from '../src/index.js'
-import { createSqliteEventStore } from '../src/sqlite/index.js'
+import { createSqliteEventStore, createSqliteInbox } from '../src/sqlite/index.js'
 
 type AccountEvent =
   | { type: 'Opened'; data: { owner: string; initial: number } }
@@ -109,6 +116,41 @@ async function transfer(store: EventStore, id: string, from: string, to: string,
   stats.completed++
 }
 
+/** The broker between the two services: RabbitMQ when a URL is given, else in this process. */
+async function openTransport(): Promise<{ transport: Transport; name: string }> {
+  const url = process.env.EVENTFOLD_AMQP_URL
+  if (url === undefined || url === '') return { transport: createInMemoryTransport({ source: 'bank' }), name: 'in-memory' }
+  const { createRabbitMqTransport } = await import('../src/rabbitmq/index.js')
+  return { transport: await createRabbitMqTransport({ url, prefix: 'eventfold-demo', source: 'bank' }), name: 'RabbitMQ' }
+}
+
+/** The second service: statement lines in its own database, each movement applied once. */
+async function startStatements(transport: Transport, path: string) {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true })
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.exec('CREATE TABLE statement (message_id TEXT PRIMARY KEY, account TEXT NOT NULL, amount INTEGER NOT NULL)')
+  const inbox = createSqliteInbox({ db })
+  inbox.migrate()
+  const add = db.prepare('INSERT INTO statement (message_id, account, amount) VALUES (?, ?, ?)')
+  const consumer = await transport.subscribe({
+    group: 'statements',
+    types: ['MoneyMoved'],
+    handler: inbox.wrap('statements', (message) => {
+      const { account, amount } = message.data as { account: string; amount: number }
+      add.run(message.id, account, amount)
+    }),
+  })
+  return {
+    lines: () => (db.prepare('SELECT count(*) AS n FROM statement').get() as { n: number }).n,
+    net: () => (db.prepare('SELECT coalesce(sum(amount), 0) AS n FROM statement').get() as { n: number }).n,
+    close: async () => {
+      await consumer.stop()
+      db.close()
+    },
+  }
+}
+
 async function main() {
   const dir = join(process.cwd(), '.tmp')
   mkdirSync(dir, { recursive: true })
@@ -119,6 +161,20 @@ async function main() {
   await store.migrate()
   const projection = createAsyncProjection({ store, projection: summaries })
   await projection.start()
+  const { transport, name: transportName } = await openTransport()
+  const statements = await startStatements(transport, join(dir, 'statements.db'))
+  const relay = createEventRelay({
+    store,
+    transport,
+    name: 'bank-out',
+    filter: { eventTypes: ['Debited', 'Credited'] },
+    map: (event) => {
+      const { amount } = event.data as { amount: number }
+      const account = event.streamId.slice('account-'.length)
+      return { type: 'MoneyMoved', data: { account, amount: event.type === 'Debited' ? -amount : amount } }
+    },
+  })
+  await relay.start()
 
   let runningTotal = 0
   let eventsSeen = 0
@@ -190,12 +246,22 @@ async function main() {
     `Projection stats: ${lag.handled} events handled, lag ${lag.lagEvents} events, p99 ${lag.processingMs.p99.toFixed(2)} ms per event`,
   )
 
+  const movements = all.filter((e) => e.type === 'Debited' || e.type === 'Credited').length + 1
+  while (statements.lines() < movements) await new Promise((resolve) => setTimeout(resolve, 10))
+  const statementNet = statements.net()
+  console.log(
+    `Statements service (own SQLite file, via ${transportName} and an inbox): ${statements.lines()} lines for ${movements} movements, net ${statementNet}`,
+  )
+
   await ledger.stop()
+  await relay.stop()
+  await statements.close()
+  await transport.close()
   await projection.stop()
   await store.close()
 
   const expected = ACCOUNTS.length * 1000 + 1
-  if (sum !== expected || runningTotal !== expected || mismatches > 0) {
+  if (sum !== expected || runningTotal !== expected || mismatches > 0 || statementNet !== 1) {
     console.error(
       `Books do not balance: streams ${sum}, subscription ${runningTotal}, read model mismatches ${mismatches}, expected ${expected}`,
     )
