@@ -11,6 +11,7 @@ import { catchUp } from './scenarios/catch-up.js'
 import { growth } from './scenarios/growth.js'
 import { hotStream } from './scenarios/hot-stream.js'
 import { liveLatency } from './scenarios/latency.js'
+import { messaging, outboxRelay } from './scenarios/messaging.js'
 import { commands, projection } from './scenarios/projection.js'
 
 export interface BenchOptions {
@@ -30,6 +31,8 @@ const scenarios: Record<string, Scenario> = {
   growth,
   projection,
   commands,
+  messaging,
+  'outbox-relay': outboxRelay,
 }
 
 const { values, positionals } = parseArgs({

@@ -1,0 +1,368 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { createMessage, encodeBinary, type Transport } from '../../src/index.js'
+import { now, percentiles, sleep } from '../lib/measure.js'
+import { emit } from '../lib/report.js'
+
+const AMQP_BASE = process.env.EVENTFOLD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
+const NATS_SERVERS = process.env.EVENTFOLD_NATS_SERVERS ?? '127.0.0.1:4222'
+const BATCH = 100
+const PAYLOAD = { orderId: 'o-12345', amount: 42, currency: 'EUR', note: 'a typical small integration event' }
+const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+
+/** The bare client doing the same work as the transport: the baseline of each figure. */
+interface Bare {
+  /** Publishes `count` messages in batches of BATCH, each batch confirmed by the broker. */
+  publish(count: number): Promise<void>
+  /** Receives and acknowledges `count` messages published beforehand. */
+  consume(count: number): Promise<void>
+  /** Starts a consumer that calls `onMessage` with each body; returns a stop function. */
+  listen(onMessage: (body: Buffer) => void): Promise<() => Promise<void>>
+  publishOne(body: Buffer): Promise<void>
+  /** Publishes these bodies and waits for the broker to confirm them all. */
+  publishAll(bodies: Buffer[]): Promise<void>
+  close(): Promise<void>
+}
+
+interface Broker {
+  name: string
+  transport(): Promise<Transport>
+  bare(): Promise<Bare>
+  cleanup(): Promise<void>
+}
+
+async function rabbitmq(): Promise<Broker> {
+  const vhost = `ef-bench-${unique()}`
+  const ctl = (...args: string[]) => promisify(execFile)('rabbitmqctl', ['-q', ...args])
+  await ctl('add_vhost', vhost)
+  await ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*')
+  const url = `${AMQP_BASE}/${encodeURIComponent(vhost)}`
+  const { createRabbitMqTransport } = await import('../../src/rabbitmq/index.js')
+  const amqp = await import('amqplib')
+  return {
+    name: 'rabbitmq',
+    transport: () => createRabbitMqTransport({ url, prefix: `b${unique()}` }),
+    async bare() {
+      const connection = await amqp.connect(url)
+      const channel = await connection.createConfirmChannel()
+      const queue = `bare-${unique()}`
+      // The same work as the transport: a durable quorum queue behind a topic exchange, persistent
+      // messages carrying the same CloudEvents headers.
+      const exchange = `bare-x-${unique()}`
+      await channel.assertExchange(exchange, 'topic', { durable: true })
+      await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } })
+      await channel.bindQueue(queue, exchange, '#')
+      const { headers, contentType, body } = encodeBinary(createMessage({ type: 'OrderPlaced', data: PAYLOAD }, 'bench'), 'amqp')
+      const options = { persistent: true, headers, contentType }
+      const sendToQueue = (_: string, content: Buffer, extra: object) =>
+        channel.publish(exchange, 'OrderPlaced', content, { ...options, ...extra })
+      return {
+        async publish(count) {
+          for (let sent = 0; sent < count; sent += BATCH) {
+            for (let i = 0; i < Math.min(BATCH, count - sent); i++) sendToQueue(queue, Buffer.from(body), {})
+            await channel.waitForConfirms()
+          }
+        },
+        async consume(count) {
+          const consumer = await connection.createChannel()
+          await consumer.prefetch(64)
+          let seen = 0
+          await new Promise<void>((resolve) => {
+            void consumer.consume(queue, (msg) => {
+              if (msg === null) return
+              JSON.parse(msg.content.toString())
+              consumer.ack(msg)
+              if (++seen === count) resolve()
+            })
+          })
+          await consumer.close()
+        },
+        async listen(onMessage) {
+          const consumer = await connection.createChannel()
+          await consumer.prefetch(64)
+          await consumer.consume(queue, (msg) => {
+            if (msg === null) return
+            onMessage(msg.content)
+            consumer.ack(msg)
+          })
+          return () => consumer.close()
+        },
+        async publishOne(message) {
+          sendToQueue(queue, message, {})
+          await channel.waitForConfirms()
+        },
+        async publishAll(bodies) {
+          for (const message of bodies) sendToQueue(queue, message, {})
+          await channel.waitForConfirms()
+        },
+        close: () => connection.close(),
+      }
+    },
+    cleanup: async () => void (await ctl('delete_vhost', vhost)),
+  }
+}
+
+async function nats(): Promise<Broker> {
+  const prefixes: string[] = []
+  const { createNatsTransport } = await import('../../src/nats/index.js')
+  const { connect } = await import('@nats-io/transport-node')
+  const js = await import('@nats-io/jetstream')
+  return {
+    name: 'nats',
+    transport: () => {
+      const prefix = `b${unique()}`
+      prefixes.push(prefix)
+      return createNatsTransport({ servers: NATS_SERVERS, prefix })
+    },
+    async bare() {
+      const nc = await connect({ servers: NATS_SERVERS })
+      const jsm = await js.jetstreamManager(nc)
+      const name = `bare_${unique()}`
+      await jsm.streams.add({ name, subjects: [`${name}.>`] })
+      await jsm.consumers.add(name, { durable_name: 'c', ack_policy: js.AckPolicy.Explicit })
+      const client = js.jetstream(nc)
+      const body = Buffer.from(JSON.stringify(PAYLOAD))
+      const consumeWith = async (handle: (data: Uint8Array) => boolean) => {
+        const consumer = await client.consumers.get(name, 'c')
+        const messages = await consumer.consume({ max_messages: 256 })
+        for await (const m of messages) {
+          m.ack()
+          if (handle(m.data)) break
+        }
+        await messages.close()
+      }
+      return {
+        async publish(count) {
+          // Each publish is acknowledged by JetStream; a batch waits for all of its acks, as the transport does.
+          for (let sent = 0; sent < count; sent += BATCH) {
+            const batch = Array.from({ length: Math.min(BATCH, count - sent) }, () => client.publish(`${name}.e`, body))
+            await Promise.all(batch)
+          }
+        },
+        async consume(count) {
+          let seen = 0
+          await consumeWith(() => ++seen === count)
+        },
+        async listen(onMessage) {
+          let stopped = false
+          const done = consumeWith((data) => {
+            onMessage(Buffer.from(data))
+            return stopped
+          })
+          return async () => {
+            stopped = true
+            await client.publish(`${name}.e`, Buffer.from('{}'))
+            await done
+          }
+        },
+        publishOne: async (message) => void (await client.publish(`${name}.e`, message)),
+        publishAll: async (bodies) => void (await Promise.all(bodies.map((b) => client.publish(`${name}.e`, b)))),
+        async close() {
+          await jsm.streams.delete(name)
+          await nc.close()
+        },
+      }
+    },
+    async cleanup() {
+      const nc = await connect({ servers: NATS_SERVERS })
+      const jsm = await js.jetstreamManager(nc)
+      for (const prefix of prefixes) {
+        for (const stream of [`${prefix}_events`, `${prefix}_dead`]) await jsm.streams.delete(stream).catch(() => {})
+      }
+      await nc.close()
+    },
+  }
+}
+
+const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000)
+const ratio = (ours: number, bare: number) => Number((ours / bare).toFixed(2))
+
+/** A group that exists (so publishes are stored) but is not consuming. */
+async function idleGroup(transport: Transport, group: string) {
+  const consumer = await transport.subscribe({ group, handler: () => {} })
+  await consumer.stop()
+}
+
+async function publishThroughput(broker: Broker, count: number) {
+  const transport = await broker.transport()
+  await idleGroup(transport, 'sink')
+  const messages = Array.from({ length: BATCH }, () => ({ type: 'OrderPlaced', data: PAYLOAD }))
+  let t = now()
+  for (let sent = 0; sent < count; sent += BATCH) await transport.publish(messages)
+  const ours = perSecond(count, now() - t)
+  const bare = await broker.bare()
+  t = now()
+  await bare.publish(count)
+  const baseline = perSecond(count, now() - t)
+  emit({
+    bench: 'transport-publish',
+    transport: broker.name,
+    messages: count,
+    batch: BATCH,
+    perSecond: ours,
+    baseline: 'bare client, confirmed batches',
+    baselinePerSecond: baseline,
+    ratio: ratio(ours, baseline),
+  })
+
+  t = now()
+  let handled = 0
+  let done: () => void = () => {}
+  const all = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  const consumer = await transport.subscribe({
+    group: 'sink',
+    concurrency: 16,
+    handler: () => {
+      if (++handled === count) done()
+    },
+  })
+  await all
+  const consumed = perSecond(count, now() - t)
+  await consumer.stop()
+  t = now()
+  await bare.consume(count)
+  const bareConsumed = perSecond(count, now() - t)
+  emit({
+    bench: 'transport-consume',
+    transport: broker.name,
+    messages: count,
+    concurrency: 16,
+    perSecond: consumed,
+    baseline: 'bare client, prefetch 64, acks',
+    baselinePerSecond: bareConsumed,
+    ratio: ratio(consumed, bareConsumed),
+  })
+  await bare.close()
+  await transport.close()
+}
+
+/** Publish → handler latency at a steady offered load, one message per publish call. */
+async function latency(broker: Broker, rate: number, seconds: number) {
+  const run = async (listen: (on: (sentAt: number) => void) => Promise<() => Promise<void>>, send: () => Promise<unknown>) => {
+    const samples: number[] = []
+    const stop = await listen((sentAt) => samples.push(now() - sentAt))
+    const total = rate * seconds
+    const started = now()
+    const inFlight: Promise<unknown>[] = []
+    for (let i = 0; i < total; i++) {
+      inFlight.push(send())
+      await sleep(Math.max(0, started + ((i + 1) * 1000) / rate - now()))
+    }
+    await Promise.all(inFlight)
+    const deadline = now() + 10_000
+    while (samples.length < total && now() < deadline) await sleep(10)
+    await stop()
+    return { received: samples.length, ...percentiles(samples, [50, 99]) }
+  }
+  const transport = await broker.transport()
+  const ours = await run(
+    async (on) => {
+      const consumer = await transport.subscribe({
+        group: 'latency',
+        concurrency: 16,
+        handler: (m) => on((m.data as { sentAt: number }).sentAt),
+      })
+      return () => consumer.stop()
+    },
+    () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
+  )
+  const bare = await broker.bare()
+  const baseline = await run(
+    (on) => bare.listen((body) => on((JSON.parse(body.toString()) as { sentAt?: number }).sentAt ?? now())),
+    () => bare.publishOne(Buffer.from(JSON.stringify({ sentAt: now() }))),
+  )
+  emit({
+    bench: 'transport-latency',
+    transport: broker.name,
+    offeredPerSecond: rate,
+    ms: ours,
+    baseline: 'bare client',
+    baselineMs: baseline,
+  })
+  await bare.close()
+  await transport.close()
+}
+
+/** Publish and consume throughput and end-to-end latency per broker, each beside its bare client. */
+export async function messaging(_backends: unknown, { quick, seconds }: { quick: boolean; seconds: number }) {
+  const count = quick ? 5_000 : 20_000
+  for (const open of [rabbitmq, nats]) {
+    const broker = await open()
+    try {
+      await publishThroughput(broker, count)
+      await latency(broker, 500, Math.max(2, seconds))
+    } finally {
+      await broker.cleanup()
+    }
+  }
+}
+
+/**
+ * The outbox relay, PostgreSQL → RabbitMQ, draining a backlog, beside a bare loop doing the same:
+ * claim a batch of unsent rows (FOR UPDATE SKIP LOCKED), publish it with confirms, mark it sent.
+ */
+export async function outboxRelay(_backends: unknown, { quick }: { quick: boolean }) {
+  const count = quick ? 5_000 : 20_000
+  const pg = (await import('pg')).default
+  const { PG_URL } = await import('../lib/backends.js')
+  const { createPostgresOutbox } = await import('../../src/postgres/index.js')
+  const schema = `ef_bench_outbox_${unique()}`
+  const broker = await rabbitmq()
+  const client = new pg.Client({ connectionString: PG_URL })
+  await client.connect()
+  try {
+    const outbox = createPostgresOutbox({ connectionString: PG_URL, schema })
+    await outbox.migrate()
+    const messages = Array.from({ length: 500 }, (_, i) => ({ type: 'OrderPlaced', data: PAYLOAD, partitionKey: `o-${i % 50}` }))
+    for (let added = 0; added < count; added += messages.length) await outbox.enqueue(client, messages)
+    const transport = await broker.transport()
+    await idleGroup(transport, 'sink')
+    const relay = outbox.relay({ transport, batchSize: 200 })
+    let t = now()
+    await relay.start()
+    while (relay.stats().published < count) await sleep(5)
+    const ours = perSecond(count, now() - t)
+    await relay.stop()
+
+    // The bare loop: a copy of the same rows, read and published by hand.
+    await client.query(
+      `CREATE TABLE "${schema}".bare_outbox AS SELECT seq, message::text AS message, NULL::timestamptz AS sent_at FROM "${schema}".outbox`,
+    )
+    await client.query(`CREATE INDEX ON "${schema}".bare_outbox (seq) WHERE sent_at IS NULL`)
+    const bare = await broker.bare()
+    t = now()
+    for (;;) {
+      await client.query('BEGIN')
+      const { rows } = await client.query(
+        `SELECT seq, message FROM "${schema}".bare_outbox WHERE sent_at IS NULL ORDER BY seq LIMIT 200 FOR UPDATE SKIP LOCKED`,
+      )
+      if (rows.length === 0) {
+        await client.query('COMMIT')
+        break
+      }
+      await bare.publishAll(rows.map((row) => Buffer.from(row.message)))
+      await client.query(`UPDATE "${schema}".bare_outbox SET sent_at = now() WHERE seq = ANY ($1)`, [rows.map((r) => r.seq)])
+      await client.query('COMMIT')
+    }
+    const baseline = perSecond(count, now() - t)
+    emit({
+      bench: 'outbox-relay',
+      from: 'postgres',
+      to: 'rabbitmq',
+      messages: count,
+      perSecond: ours,
+      baseline: 'bare SELECT … SKIP LOCKED → publish → UPDATE loop',
+      baselinePerSecond: baseline,
+      ratio: ratio(ours, baseline),
+    })
+    await bare.close()
+    await transport.close()
+    await outbox.close()
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+    await client.end()
+    await broker.cleanup()
+  }
+}
