@@ -189,11 +189,22 @@ class CoreEventStore implements EventStore {
   ): AsyncGenerator<RecordedEvent> {
     this.#open()
     let remaining = maxCount ?? Number.POSITIVE_INFINITY
-    let cursor = start
-    while (remaining > 0) {
-      if (cursor !== undefined && cursor < 0n) return
-      const limit = Math.min(this.#pageSize, remaining)
-      const { page, next } = await fetch(cursor, limit)
+    let limit = Math.min(this.#pageSize, remaining)
+    if (start !== undefined && start < 0n) return
+    // The next page is read while the caller works through this one: a catch-up costs about one
+    // query's latency in all, not one per page.
+    let pending: Promise<{ page: RecordedEvent[]; next: bigint | undefined }> | undefined = fetch(start, limit)
+    while (pending !== undefined) {
+      const { page, next } = await pending
+      pending = undefined
+      const full = page.length === limit
+      const left = expand === undefined ? remaining - page.length : remaining
+      if (full && left > 0 && (next === undefined || next >= 0n)) {
+        limit = Math.min(this.#pageSize, left)
+        pending = fetch(next, limit)
+        // The caller may stop before it asks for this page; its failure must not go unobserved.
+        pending.catch(() => {})
+      }
       if (expand === undefined) {
         for (const event of page) yield event
         remaining -= page.length
@@ -205,8 +216,7 @@ class CoreEventStore implements EventStore {
           }
         }
       }
-      if (page.length < limit) return
-      cursor = next
+      if (remaining <= 0) return
     }
   }
 

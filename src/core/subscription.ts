@@ -83,10 +83,18 @@ class SubscriptionLoop implements Subscription {
   async #deliverFrom(start: bigint): Promise<void> {
     const { signal, pageSize, pollIntervalMs } = this.settings
     let cursor = start
+    // While the handler works through a full page, the next one is already being read.
+    let prefetched: { seen: number; page: Promise<RecordedEvent[] | undefined> } | undefined
     while (!this.#stopping.signal.aborted) {
-      const seen = signal.version
-      const page = await this.#retrying(() => this.source.fetch(cursor, pageSize))
+      const seen = prefetched?.seen ?? signal.version
+      const page = await (prefetched?.page ?? this.#retrying(() => this.source.fetch(cursor, pageSize)))
+      prefetched = undefined
       if (page === undefined) return
+      const last = page.at(-1)
+      if (page.length === pageSize && last !== undefined) {
+        const after = this.source.cursorOf(last)
+        prefetched = { seen: signal.version, page: settle(this.#retrying(() => this.source.fetch(after, pageSize))) }
+      }
       for (const event of page) {
         if (this.#stopping.signal.aborted) return
         try {
