@@ -141,18 +141,22 @@ class ProcessorImpl implements Processor {
     const from = minOf(this.#held.values(), 0n)
     const head = await this.#backend.headPosition()
     this.#head = head
-    const events: RecordedEvent[] = []
-    // Stops only between stored events: the events one stored event upcasts into share a position.
-    for await (const event of this.#options.store.readAll({ after: from, filter: this.#options.filter })) {
-      const last = events.at(-1)
-      if (events.length >= this.#batchSize && last !== undefined && last.position !== event.position) {
-        return { events, end: last.position }
-      }
-      events.push(event)
+    const filter = this.#options.filter
+    // One event more than a batch: it tells whether the batch's last stored event is complete.
+    const read = await collect(this.#options.store.readAll({ after: from, maxCount: this.#batchSize + 1, filter }))
+    if (read.length <= this.#batchSize) {
+      // Reached the end: everything up to the head read before it is seen, filtered out or not.
+      return { events: read, end: maxOf([read.at(-1)?.position ?? from, head], head) }
     }
-    // Reached the end: everything up to the head read before it is seen, filtered out or not.
-    const last = events.at(-1)?.position ?? from
-    return { events, end: maxOf([last, head], head) }
+    const next = read.pop() as RecordedEvent
+    const last = read.at(-1) as RecordedEvent
+    if (next.position !== last.position) return { events: read, end: last.position }
+    // The batch ends inside the events one stored event upcasts into (they share a position): it
+    // stops before that position, which the next batch reads whole.
+    const whole = read.filter((e) => e.position !== last.position)
+    if (whole.length > 0) return { events: whole, end: (whole.at(-1) as RecordedEvent).position }
+    const all = await collect(this.#options.store.readAll({ after: last.position - 1n, filter }), last.position)
+    return { events: all, end: last.position }
   }
 
   /** The events of held partitions this instance has not handled yet. */
@@ -357,4 +361,14 @@ function backendOf(options: ProcessorOptions): ProcessingBackend {
  */
 export function createProcessor<Tx = unknown>(options: ProcessorOptions<Tx>): Processor {
   return new ProcessorImpl(options as ProcessorOptions)
+}
+
+/** The events of a read, or, with `only`, those at that position (a read is in position order). */
+async function collect(events: AsyncIterable<RecordedEvent>, only?: bigint): Promise<RecordedEvent[]> {
+  const found: RecordedEvent[] = []
+  for await (const event of events) {
+    if (only !== undefined && event.position !== only) break
+    found.push(event)
+  }
+  return found
 }

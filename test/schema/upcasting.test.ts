@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { EventStore, RecordedEvent } from '../../src/index.js'
-import { createSchemaRegistry, defineEvent } from '../../src/index.js'
+import { createProcessor, createSchemaRegistry, defineEvent } from '../../src/index.js'
 import { type AdapterName, adapters, type StoreUnderTest } from '../conformance/adapters.js'
 import { collect } from '../conformance/helpers.js'
 import { deployable, FundsDeposited, toCents, v1, v2, v3 } from './fixtures.js'
@@ -148,6 +148,22 @@ describe.each(Object.keys(every) as AdapterName[])('upcasting on read: %s', (ada
     expect(deposits.at(-1)?.data).toEqual({ cents: 5, currency: 'USD' })
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length)
     await Promise.all(subs.map((s) => s.stop()))
+  })
+
+  it('gives a processor every upcast event once, whatever batch size cuts through a split', async () => {
+    const { store } = await history()
+    let head = 0n
+    for await (const e of store.readAll()) head = e.position
+    for (const batchSize of [1, 2, 3]) {
+      const seen: RecordedEvent[] = []
+      const p = createProcessor({ store, name: `split-${batchSize}`, batchSize, handler: (e) => void seen.push(e) })
+      await p.start()
+      await p.waitFor(head)
+      await p.stop()
+      const accounts = seen.filter((e) => e.streamId === 'acc-1')
+      expect(shape(accounts), `batch size ${batchSize}`).toEqual(current)
+      expect(seen.filter((e) => e.streamId === 'notes')).toHaveLength(5)
+    }
   })
 
   it('resumes a subscription from its checkpoint without repeating or skipping a split', async () => {
