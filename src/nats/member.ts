@@ -23,6 +23,8 @@ interface InFlight {
 }
 
 const PULL_EXPIRES_MS = 1_000
+/** A message pulled while every slot is busy waits this long, then goes back for another member. */
+const HAND_BACK_MS = 100
 
 /**
  * One member of a group. Why this shape: each group has one durable pull consumer per shard with
@@ -72,6 +74,11 @@ export class NatsMember implements Consumer {
 
   async #pull(shard: number, consumer: JsConsumer): Promise<void> {
     while (!this.#stopped) {
+      // Ask only while there is room: a member that pulls more than it can run keeps shards from the others.
+      if (this.#inFlight.size >= this.subscription.concurrency) {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        continue
+      }
       let msg: JsMsg | null
       try {
         msg = await consumer.next({ expires: PULL_EXPIRES_MS })
@@ -95,7 +102,12 @@ export class NatsMember implements Consumer {
     const heartbeat = setInterval(() => msg.working(), Math.max(100, this.deps.ackWaitMs / 3))
     const flight: InFlight = { msg, abandoned: false, done: Promise.resolve() }
     flight.done = (async () => {
-      await this.#slots.acquire()
+      if (!(await this.#slots.acquire(HAND_BACK_MS))) {
+        clearInterval(heartbeat)
+        this.#inFlight.delete(flight)
+        msg.nak()
+        return
+      }
       try {
         const outcome = await this.#handle(msg)
         if (!flight.abandoned) await this.#settle(shard, msg, outcome)

@@ -38,6 +38,7 @@ interface Delivery {
  */
 export class RabbitMember implements Consumer {
   #leases = new Map<number, ShardLease>()
+  #releasing = new Map<ShardLease, Promise<void>>()
   #running = new Set<Delivery>()
   #scheduler: KeyedScheduler<Delivery>
   #membership: Channel | undefined
@@ -72,7 +73,8 @@ export class RabbitMember implements Consumer {
     clearTimeout(this.#timer)
     this.#offReconnect?.()
     await this.#turn
-    const released = Promise.all([...this.#leases.values()].map((lease) => this.#release(lease)))
+    for (const lease of this.#leases.values()) void this.#release(lease)
+    const released = Promise.all(this.#releasing.values())
     if (options.timeoutMs === undefined) await released
     else if (!(await settledWithin(released, options.timeoutMs))) await this.#abandon()
     this.#leases.clear()
@@ -115,7 +117,8 @@ export class RabbitMember implements Consumer {
     const surplus = [...this.#leases.values()].slice(target)
     for (const lease of surplus) {
       this.#leases.delete(lease.shard)
-      await this.#release(lease)
+      // Not awaited: a handler that takes long must not hold up the rest of the rebalancing.
+      void this.#release(lease)
     }
     for (let i = 0; i < names.shards && this.#leases.size < target && !this.#stopped; i++) {
       const shard = (this.#offset + i) % names.shards
@@ -153,16 +156,20 @@ export class RabbitMember implements Consumer {
 
   #release(lease: ShardLease): Promise<void> {
     const mine = (d: Delivery) => d.lease === lease
-    return lease.release(
-      () => this.#scheduler.settled(mine),
-      () => this.#scheduler.drop(mine).map((d) => d.message),
-    )
+    const releasing = lease
+      .release(
+        () => this.#scheduler.settled(mine),
+        () => this.#scheduler.drop(mine).map((d) => d.message),
+      )
+      .finally(() => this.#releasing.delete(lease))
+    this.#releasing.set(lease, releasing)
+    return releasing
   }
 
   /** Closing the channels hands back everything unacknowledged, handlers still running included. */
   async #abandon(): Promise<void> {
     for (const delivery of this.#running) delivery.abandoned = true
-    await Promise.all([...this.#leases.values()].map((lease) => lease.close()))
+    await Promise.all([...this.#leases.values(), ...this.#releasing.keys()].map((lease) => lease.close()))
   }
 }
 
