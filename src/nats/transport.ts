@@ -36,6 +36,8 @@ export class NatsTransport implements Transport {
     // JetStream only announces a message that ran out of deliveries; members move it themselves.
     supportsNativeDeadLettering: false,
     survivesConsumerCrash: true,
+    // A message nak'd with a delay still counts against max_ack_pending (1): its shard waits for it.
+    retriesKeepKeyOrder: true,
   }
   readonly deadLetters: NatsDeadLetters
   readonly #js: JetStreamClient

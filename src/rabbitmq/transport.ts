@@ -27,6 +27,8 @@ export class RabbitMqTransport implements Transport {
     // Quorum queues dead-letter by themselves a message delivered `deliveryLimit` times (its consumers kept dying).
     supportsNativeDeadLettering: true,
     survivesConsumerCrash: true,
+    // A retry is a new message in a delay queue; the shard queue goes on meanwhile.
+    retriesKeepKeyOrder: false,
   }
   readonly deadLetters: RabbitDeadLetters
   readonly #connection: ReconnectingConnection

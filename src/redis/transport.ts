@@ -26,6 +26,8 @@ export class RedisTransport implements Transport {
     supportsNativeDeadLettering: false,
     // Within what Redis itself keeps: an entry read but not acknowledged stays pending for the next lease holder.
     survivesConsumerCrash: true,
+    // The retry waits in the consumer, holding its key.
+    retriesKeepKeyOrder: true,
   }
   readonly deadLetters: RedisDeadLetters
   #members = new Set<RedisMember>()

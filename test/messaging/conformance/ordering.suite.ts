@@ -49,3 +49,27 @@ export function orderingSuite(t: MessagingContext) {
     expect(maxInFlight).toBeGreaterThan(1)
   })
 }
+
+export function retryOrderSuite(t: MessagingContext) {
+  it('a message waiting for its retry holds back its key exactly where the transport says it does', async () => {
+    const seen: string[] = []
+    await t.transport().subscribe({
+      group: 'retry-order',
+      // A delay long enough that the next message of the key, already waiting, is sure to be handled first where allowed.
+      retry: { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 500, jitter: false },
+      handler: (m) => {
+        seen.push(`${m.data}#${m.attempt}`)
+        if (m.data === 'first' && m.attempt === 1) throw new Error('once')
+      },
+    })
+    await t.transport().publish([
+      { type: 'Step', data: 'first', partitionKey: 'k' },
+      { type: 'Step', data: 'second', partitionKey: 'k' },
+    ])
+    await waitFor('both, the first retried', () => seen.length === 3)
+    const expected = t.transport().capabilities.retriesKeepKeyOrder
+      ? ['first#1', 'first#2', 'second#1']
+      : ['first#1', 'second#1', 'first#2']
+    expect(seen).toEqual(expected)
+  })
+}
