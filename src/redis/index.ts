@@ -44,8 +44,10 @@ export async function createRedisTransport(options: RedisTransportOptions): Prom
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(prefix))
     throw new InvalidInputError('INVALID_ARGUMENT', 'prefix must be letters, digits, _ or -', 'prefix')
   const keys = new Keys(prefix, positiveInteger(options.shards ?? 16, 'shards'))
-  const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: null })
+  // No retry limit per command: a publish or a read waits for the connection to come back, which ioredis does by itself.
+  const redis = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: null, connectionName: `eventfold-${prefix}` })
   redis.on('error', (error: Error) => options.logger?.debug?.('redis connection error', { error: error.message }))
+  redis.on('reconnecting', () => options.logger?.warn?.('redis connection lost; reconnecting'))
   try {
     await redis.connect()
   } catch (cause) {
