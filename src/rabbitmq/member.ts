@@ -123,6 +123,9 @@ export class RabbitMember implements Consumer {
     for (let i = 0; i < names.shards && this.#leases.size < target && !this.#stopped; i++) {
       const shard = (this.#offset + i) % names.shards
       if (this.#leases.has(shard)) continue
+      // Ask before trying: a refused exclusive consume costs a channel and a line in the broker's log.
+      const lock = await membership.checkQueue(names.lockQueue(this.group, shard))
+      if (lock.consumerCount > 0) continue
       const lease = await ShardLease.claim({
         connection: this.deps.connection,
         names,
@@ -136,8 +139,8 @@ export class RabbitMember implements Consumer {
   }
 
   #onMessage(lease: ShardLease, message: ConsumeMessage): void {
-    if (lease.releasing) lease.requeue(message)
-    else this.#scheduler.push(headerString(message, H.partitionKey), { lease, message, abandoned: false })
+    // Arrived while letting go: not started, so the broker hands it back when the channel closes.
+    if (!lease.releasing) this.#scheduler.push(headerString(message, H.partitionKey), { lease, message, abandoned: false })
   }
 
   async #run(delivery: Delivery): Promise<void> {
@@ -159,7 +162,7 @@ export class RabbitMember implements Consumer {
     const releasing = lease
       .release(
         () => this.#scheduler.settled(mine),
-        () => this.#scheduler.drop(mine).map((d) => d.message),
+        () => void this.#scheduler.drop(mine),
       )
       .finally(() => this.#releasing.delete(lease))
     this.#releasing.set(lease, releasing)
