@@ -18,7 +18,7 @@ export interface NatsTransportOptions extends TransportOptions {
   publishTimeoutMs?: number
   /**
    * How long JetStream waits for an acknowledgement before it redelivers to another member: how
-   * soon a crashed member's message moves on. Running handlers keep theirs alive. Default 30 000.
+   * soon a crashed member's message moves on. Running handlers keep theirs alive. Default 10 000.
    */
   ackWaitMs?: number
 }
@@ -55,7 +55,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       source: options.source ?? 'eventfold',
       logger: options.logger,
       publishTimeoutMs: positiveInteger(options.publishTimeoutMs ?? 30_000, 'publishTimeoutMs'),
-      ackWaitMs: positiveInteger(options.ackWaitMs ?? 30_000, 'ackWaitMs'),
+      ackWaitMs: positiveInteger(options.ackWaitMs ?? 10_000, 'ackWaitMs'),
     })
   } catch (error) {
     await connection.close()

@@ -14,8 +14,10 @@ export interface RedisTransportOptions extends TransportOptions {
   prefix?: string
   /** Shard streams: how many keys run in parallel. Every client of a prefix must agree. Default 16. */
   shards?: number
-  /** How long a shard stays with a member that stopped renewing (crashed): how soon its messages move on. Default 10 000. */
+  /** How long a shard stays with a member that stopped renewing (crashed): how soon its messages move on. Default 5 000. */
   leaseMs?: number
+  /** How often a member renews its leases, counts the group and takes or gives back shards. Default 250 (at most a third of `leaseMs`). */
+  rebalanceIntervalMs?: number
   /** Entries kept per shard stream (approximately); older ones are trimmed even if a group has not read them. Default 100 000. */
   maxLength?: number
 }
@@ -58,7 +60,8 @@ export async function createRedisTransport(options: RedisTransportOptions): Prom
     keys,
     source: options.source ?? 'eventfold',
     logger: options.logger,
-    leaseMs: positiveInteger(options.leaseMs ?? 10_000, 'leaseMs'),
+    leaseMs: positiveInteger(options.leaseMs ?? 5_000, 'leaseMs'),
+    rebalanceIntervalMs: positiveInteger(options.rebalanceIntervalMs ?? 250, 'rebalanceIntervalMs'),
     maxLength: positiveInteger(options.maxLength ?? 100_000, 'maxLength'),
   })
 }

@@ -18,6 +18,7 @@ export interface RedisMemberDeps {
   deadLetters: RedisDeadLetters
   logger: Logger | undefined
   leaseMs: number
+  rebalanceIntervalMs: number
 }
 
 interface Entry {
@@ -45,6 +46,7 @@ export class RedisMember implements Consumer {
   /** Held, and its pending entries already taken over: safe to read new ones. */
   #readable = new Set<number>()
   #releasing = new Map<number, Promise<void>>()
+  #reading: { shards: ReadonlySet<number>; done: Promise<unknown> } | undefined
   #scheduler: KeyedScheduler<Entry>
   #backlog = 0
   #running = new Set<Entry>()
@@ -104,7 +106,8 @@ export class RedisMember implements Consumer {
             if (!this.#stopping.signal.aborted) this.#tick()
           })
       },
-      Math.max(50, this.deps.leaseMs / 3),
+      // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
+      Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
     )
   }
 
@@ -147,8 +150,11 @@ export class RedisMember implements Consumer {
     if (existing !== undefined) return existing
     this.#readable.delete(shard)
     this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
-    const releasing = this.#scheduler
-      .settled((e) => e.shard === shard)
+    // A read of the shard still under way would make entries pending to us after the next holder
+    // took over the pending ones: they would wait behind later entries. Let it land first.
+    const reading = this.#reading?.shards.has(shard) ? this.#reading.done : Promise.resolve()
+    const releasing = reading
+      .then(() => this.#scheduler.settled((e) => e.shard === shard))
       .then(() => releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me))
       .catch(() => {})
       .finally(() => {
@@ -169,7 +175,9 @@ export class RedisMember implements Consumer {
       const shards = [...this.#readable]
       const streams = [...shards.map((s) => keys.shardStream(s)), keys.replayStream(this.group)]
       try {
-        const read = await readNew(this.#reader, streams, this.group, this.#me, this.subscription.concurrency)
+        const reading = readNew(this.#reader, streams, this.group, this.#me, this.subscription.concurrency)
+        this.#reading = { shards: new Set(shards), done: reading.catch(() => {}) }
+        const read = await reading
         for (const [stream, entries] of read) {
           const shard = shards[streams.indexOf(stream)]
           // Released meanwhile: leave it pending, the next holder takes it over.

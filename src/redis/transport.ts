@@ -15,6 +15,7 @@ export interface RedisSettings {
   source: string
   logger: Logger | undefined
   leaseMs: number
+  rebalanceIntervalMs: number
   maxLength: number
 }
 
@@ -60,8 +61,9 @@ export class RedisTransport implements Transport {
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
     this.#checkOpen()
     const subscription = resolveSubscription(options)
-    const { keys, logger, leaseMs } = this.settings
-    const member = new RedisMember({ redis: this.redis, keys, deadLetters: this.deadLetters, logger, leaseMs }, subscription)
+    const { keys, logger, leaseMs, rebalanceIntervalMs } = this.settings
+    const deps = { redis: this.redis, keys, deadLetters: this.deadLetters, logger, leaseMs, rebalanceIntervalMs }
+    const member = new RedisMember(deps, subscription)
     await member.start()
     this.#members.add(member)
     return member
