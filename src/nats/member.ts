@@ -3,6 +3,7 @@ import type { Logger } from '../core/types.js'
 import { handleDelivery, type Outcome } from '../messaging/delivery.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
 import { Semaphore } from '../messaging/semaphore.js'
+import { settledWithin, sleep } from '../messaging/timing.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
 import { H, type Names } from './names.js'
 import type { NatsPublisher } from './publisher.js'
@@ -58,13 +59,7 @@ export class NatsMember implements Consumer {
     this.#stopped = true
     const drained = Promise.all([...this.#inFlight].map((f) => f.done))
     if (options.timeoutMs === undefined) return void (await drained)
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), options.timeoutMs)
-    })
-    const finished = await Promise.race([drained.then(() => true), late])
-    clearTimeout(timer)
-    if (finished) return
+    if (await settledWithin(drained, options.timeoutMs)) return
     // Like a member that died, but without waiting out the ack wait: hand the messages back now.
     for (const flight of this.#inFlight) {
       flight.abandoned = true
@@ -76,7 +71,7 @@ export class NatsMember implements Consumer {
     while (!this.#stopped) {
       // Ask only while there is room: a member that pulls more than it can run keeps shards from the others.
       if (this.#inFlight.size >= this.subscription.concurrency) {
-        await new Promise((resolve) => setTimeout(resolve, 5))
+        await sleep(5)
         continue
       }
       let msg: JsMsg | null
@@ -85,7 +80,7 @@ export class NatsMember implements Consumer {
       } catch (error) {
         // Disconnected or closing: the client reconnects by itself; ask again shortly.
         this.deps.logger?.debug?.('nats pull failed', { shard, error: (error as Error).message })
-        await new Promise((resolve) => setTimeout(resolve, 200))
+        await sleep(200)
         continue
       }
       if (msg === null) continue

@@ -1,5 +1,6 @@
 import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
 import { PublishNotConfirmedError, TransportUnavailableError } from '../messaging/errors.js'
+import { sleep } from '../messaging/timing.js'
 import { toHeaders } from './wire.js'
 
 export interface NatsOutgoing {
@@ -10,8 +11,6 @@ export interface NatsOutgoing {
   /** JetStream drops a second publish with the same id inside the stream's duplicate window. */
   msgId?: string
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
  * Publishes to JetStream and resolves on its acknowledgement (the message is stored). A publish

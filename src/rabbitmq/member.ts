@@ -3,6 +3,7 @@ import type { Logger } from '../core/types.js'
 import { handleDelivery } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
+import { settledWithin } from '../messaging/timing.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
 import type { ReconnectingConnection } from './connection.js'
 import { H, headerNumber, headerString, toIncoming } from './headers.js'
@@ -174,14 +175,4 @@ export class RabbitMember implements Consumer {
     for (const delivery of this.#running) delivery.abandoned = true
     await Promise.all([...this.#leases.values(), ...this.#releasing.keys()].map((lease) => lease.close()))
   }
-}
-
-async function settledWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  const result = await Promise.race([work.then(() => true), late])
-  clearTimeout(timer)
-  return result
 }

@@ -5,6 +5,7 @@ import type { Logger } from '../core/types.js'
 import { handleDelivery } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
+import { settledWithin, sleep } from '../messaging/timing.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
 import type { RedisDeadLetters } from './dead-letters.js'
 import { F, type Keys } from './keys.js'
@@ -232,30 +233,4 @@ export class RedisMember implements Consumer {
   async #ack(entry: Entry): Promise<void> {
     await this.deps.redis.xack(entry.stream, this.group, entry.id)
   }
-}
-
-/** Resolves true after `ms`, or false as soon as `signal` aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false)
-    const timer = setTimeout(() => resolve(true), ms)
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        resolve(false)
-      },
-      { once: true },
-    )
-  })
-}
-
-async function settledWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  const result = await Promise.race([work.then(() => true), late])
-  clearTimeout(timer)
-  return result
 }
