@@ -49,6 +49,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   } catch (cause) {
     throw new TransportUnavailableError(`Cannot connect to NATS: ${(cause as Error).message}`, cause)
   }
+  void reportStatus(connection, options.logger)
   try {
     return await NatsTransport.open(connection, {
       names,
@@ -60,5 +61,13 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   } catch (error) {
     await connection.close()
     throw error
+  }
+}
+
+/** The client reconnects by itself; the logger hears about it. Ends when the connection closes. */
+async function reportStatus(connection: Awaited<ReturnType<typeof connect>>, logger: TransportOptions['logger']): Promise<void> {
+  for await (const status of connection.status()) {
+    if (status.type === 'disconnect') logger?.warn?.('nats connection lost; reconnecting')
+    if (status.type === 'reconnect') logger?.debug?.('nats reconnected')
   }
 }

@@ -3,6 +3,12 @@ import { PublishNotConfirmedError, TransportUnavailableError } from '../messagin
 import { sleep } from '../messaging/timing.js'
 import { toHeaders } from './wire.js'
 
+/**
+ * A publish caught by a cut connection is not answered, only timed out. Short attempts find that out
+ * quickly; sending again is safe (the duplicate window), so a false timeout costs nothing but a try.
+ */
+const ATTEMPT_TIMEOUT_MS = 2_000
+
 export interface NatsOutgoing {
   id: string
   subject: string
@@ -33,7 +39,7 @@ export class NatsPublisher {
       try {
         const options = {
           headers: toHeaders(message.headers),
-          timeout: 5_000,
+          timeout: ATTEMPT_TIMEOUT_MS,
           ...(message.msgId ? { msgID: message.msgId } : {}),
         }
         await this.js.publish(message.subject, message.body, options)
