@@ -3,7 +3,7 @@ import { decodeBinary } from '../messaging/binary-mode.js'
 import { type Outcome, rawOf } from '../messaging/delivery.js'
 import { DeadLetterNotFoundError } from '../messaging/errors.js'
 import type { DeadLetter, DeadLetterQueue } from '../messaging/types.js'
-import { D, type Keys } from './keys.js'
+import { D, F, type Keys } from './keys.js'
 import { type Fields, fieldsOf, flatten, toIncoming } from './wire.js'
 
 interface Stored {
@@ -38,10 +38,12 @@ export class RedisDeadLetters implements DeadLetterQueue {
 
   async replay(group: string, ids: readonly string[]): Promise<void> {
     for (const stored of pick(await this.#read(group), ids)) {
-      // To this group's replay stream only: the shard streams are read by every group.
+      // Back into its key's shard, so it keeps its place in the key's order; other groups skip it.
+      const key = stored.fields[F.partitionKey] ?? stored.letter.id
+      const fields = { ...stored.fields, [F.replayGroup]: group }
       await this.redis
         .multi()
-        .xadd(this.keys.replayStream(group), '*', ...flatten(stored.fields))
+        .xadd(this.keys.shardStream(this.keys.shardOf(key)), '*', ...flatten(fields))
         .xdel(this.keys.deadStream(group), stored.entryId)
         .exec()
     }

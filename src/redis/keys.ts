@@ -12,11 +12,6 @@ export class Keys {
     return `${this.prefix}:s${shard}`
   }
 
-  /** Replayed dead letters of one group. */
-  replayStream(group: string): string {
-    return `${this.prefix}:${group}:replay`
-  }
-
   deadStream(group: string): string {
     return `${this.prefix}:${group}:dead`
   }
@@ -43,6 +38,8 @@ export const F = {
   partitionKey: 'ce_partitionkey',
   type: 'ce_type',
   id: 'ce_id',
+  /** On a replayed dead letter: the one group it is for (the shard streams are read by every group). */
+  replayGroup: 'eventfold-replay-group',
 } as const
 
 /** Fields of a dead-letter entry. */

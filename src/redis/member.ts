@@ -24,8 +24,7 @@ export interface RedisMemberDeps {
 
 interface Entry {
   stream: string
-  /** undefined for the group's replay stream, which has no lease. */
-  shard: number | undefined
+  shard: number
   id: string
   fields: Fields
   attempt: number
@@ -74,7 +73,6 @@ export class RedisMember implements Consumer {
   async start(): Promise<void> {
     const { keys, redis } = this.deps
     for (let shard = 0; shard < keys.shards; shard++) await ensureGroup(redis, keys.shardStream(shard), this.group)
-    await ensureGroup(redis, keys.replayStream(this.group), this.group)
     await this.#beat()
     this.#tick()
     void this.#readLoop()
@@ -133,9 +131,6 @@ export class RedisMember implements Consumer {
       this.#held.add(shard)
       await this.#adopt(shard)
     }
-    // Replays have no lease: take over those a dead member left, once they are clearly abandoned.
-    const stream = keys.replayStream(this.group)
-    for (const e of await claimPending(redis, stream, this.group, this.#me, leaseMs * 2)) this.#push(stream, undefined, e)
   }
 
   /** Entries the shard's previous holders left unacknowledged come first: they are older than any unread one. */
@@ -174,15 +169,19 @@ export class RedisMember implements Consumer {
         continue
       }
       const shards = [...this.#readable]
-      const streams = [...shards.map((s) => keys.shardStream(s)), keys.replayStream(this.group)]
+      if (shards.length === 0) {
+        await sleep(20)
+        continue
+      }
+      const streams = shards.map((s) => keys.shardStream(s))
       try {
         const reading = readNew(this.#reader, streams, this.group, this.#me, this.subscription.concurrency)
         this.#reading = { shards: new Set(shards), done: reading.catch(() => {}) }
         const read = await reading
         for (const [stream, entries] of read) {
-          const shard = shards[streams.indexOf(stream)]
+          const shard = shards[streams.indexOf(stream)] as number
           // Released meanwhile: leave it pending, the next holder takes it over.
-          if (shard !== undefined && !this.#readable.has(shard)) continue
+          if (!this.#readable.has(shard)) continue
           for (const e of entries) this.#push(stream, shard, e)
         }
       } catch (error) {
@@ -193,7 +192,7 @@ export class RedisMember implements Consumer {
     }
   }
 
-  #push(stream: string, shard: number | undefined, e: { id: string; fields: Fields; deliveries: number }): void {
+  #push(stream: string, shard: number, e: { id: string; fields: Fields; deliveries: number }): void {
     this.#backlog++
     const entry = { stream, shard, id: e.id, fields: e.fields, attempt: e.deliveries, abandoned: false }
     this.#scheduler.push(e.fields[F.partitionKey], entry)
@@ -214,9 +213,12 @@ export class RedisMember implements Consumer {
 
   async #handle(entry: Entry): Promise<void> {
     const { deadLetters } = this.deps
-    const type = entry.fields[F.type]
-    const { types } = this.subscription
-    if (types !== undefined && type !== undefined && !types.includes(type)) return void (await this.#ack(entry))
+    const { [F.type]: type, [F.replayGroup]: replayFor } = entry.fields
+    const { types, group } = this.subscription
+    // Every group reads the shard streams: skip what this group did not ask for, and others' replays.
+    const skip =
+      (replayFor !== undefined && replayFor !== group) || (types !== undefined && type !== undefined && !types.includes(type))
+    if (skip) return void (await this.#ack(entry))
     for (let attempt = entry.attempt; ; attempt++) {
       const outcome = await handleDelivery(toIncoming(entry.fields), 'kafka', attempt, this.subscription)
       if (entry.abandoned || outcome.kind === 'abandoned') return
