@@ -88,6 +88,17 @@ function checkOutgoing(message: OutgoingMessage, index: number): void {
     throw new InvalidInputError('INVALID_ARGUMENT', 'dataSchemaVersion must be a whole number ≥ 0', at('dataSchemaVersion'))
   }
   if (message.data === undefined) throw new InvalidInputError('INVALID_ARGUMENT', 'data is required', at('data'))
+  checkJson(message.data, at('data'))
+}
+
+function checkJson(data: unknown, field: string): void {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(data)
+  } catch (cause) {
+    throw new InvalidInputError('INVALID_ARGUMENT', `${field} cannot be serialized to JSON`, field, { cause })
+  }
+  if (text === undefined) throw new InvalidInputError('INVALID_ARGUMENT', `${field} cannot be serialized to JSON`, field)
 }
 
 /**

@@ -14,6 +14,11 @@ export interface TransportCapabilities {
   readonly supportsNativeDeadLettering: boolean
   /** Unacknowledged messages survive the consumer's process dying (SIGKILL) and go to another member. */
   readonly survivesConsumerCrash: boolean
+  /**
+   * A message waiting for its retry holds back the later messages of its key. Where false, the
+   * retry waits on the broker and later messages of the key may be handled before it.
+   */
+  readonly retriesKeepKeyOrder: boolean
 }
 
 /**

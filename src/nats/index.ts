@@ -18,7 +18,7 @@ export interface NatsTransportOptions extends TransportOptions {
   publishTimeoutMs?: number
   /**
    * How long JetStream waits for an acknowledgement before it redelivers to another member: how
-   * soon a crashed member's message moves on. Running handlers keep theirs alive. Default 30 000.
+   * soon a crashed member's message moves on. Running handlers keep theirs alive. Default 10 000.
    */
   ackWaitMs?: number
 }
@@ -49,16 +49,25 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   } catch (cause) {
     throw new TransportUnavailableError(`Cannot connect to NATS: ${(cause as Error).message}`, cause)
   }
+  void reportStatus(connection, options.logger)
   try {
     return await NatsTransport.open(connection, {
       names,
       source: options.source ?? 'eventfold',
       logger: options.logger,
       publishTimeoutMs: positiveInteger(options.publishTimeoutMs ?? 30_000, 'publishTimeoutMs'),
-      ackWaitMs: positiveInteger(options.ackWaitMs ?? 30_000, 'ackWaitMs'),
+      ackWaitMs: positiveInteger(options.ackWaitMs ?? 10_000, 'ackWaitMs'),
     })
   } catch (error) {
     await connection.close()
     throw error
+  }
+}
+
+/** The client reconnects by itself; the logger hears about it. Ends when the connection closes. */
+async function reportStatus(connection: Awaited<ReturnType<typeof connect>>, logger: TransportOptions['logger']): Promise<void> {
+  for await (const status of connection.status()) {
+    if (status.type === 'disconnect') logger?.warn?.('nats connection lost; reconnecting')
+    if (status.type === 'reconnect') logger?.debug?.('nats reconnected')
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../core/types.js'
 import { handleDelivery, type Outcome } from '../messaging/delivery.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
 import { Semaphore } from '../messaging/semaphore.js'
+import { settledWithin, sleep } from '../messaging/timing.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
 import { H, type Names } from './names.js'
 import type { NatsPublisher } from './publisher.js'
@@ -23,6 +24,8 @@ interface InFlight {
 }
 
 const PULL_EXPIRES_MS = 1_000
+/** A message pulled while every slot is busy waits this long, then goes back for another member. */
+const HAND_BACK_MS = 100
 
 /**
  * One member of a group. Why this shape: each group has one durable pull consumer per shard with
@@ -56,13 +59,7 @@ export class NatsMember implements Consumer {
     this.#stopped = true
     const drained = Promise.all([...this.#inFlight].map((f) => f.done))
     if (options.timeoutMs === undefined) return void (await drained)
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), options.timeoutMs)
-    })
-    const finished = await Promise.race([drained.then(() => true), late])
-    clearTimeout(timer)
-    if (finished) return
+    if (await settledWithin(drained, options.timeoutMs)) return
     // Like a member that died, but without waiting out the ack wait: hand the messages back now.
     for (const flight of this.#inFlight) {
       flight.abandoned = true
@@ -72,13 +69,18 @@ export class NatsMember implements Consumer {
 
   async #pull(shard: number, consumer: JsConsumer): Promise<void> {
     while (!this.#stopped) {
+      // Ask only while there is room: a member that pulls more than it can run keeps shards from the others.
+      if (this.#inFlight.size >= this.subscription.concurrency) {
+        await sleep(5)
+        continue
+      }
       let msg: JsMsg | null
       try {
         msg = await consumer.next({ expires: PULL_EXPIRES_MS })
       } catch (error) {
         // Disconnected or closing: the client reconnects by itself; ask again shortly.
         this.deps.logger?.debug?.('nats pull failed', { shard, error: (error as Error).message })
-        await new Promise((resolve) => setTimeout(resolve, 200))
+        await sleep(200)
         continue
       }
       if (msg === null) continue
@@ -95,7 +97,12 @@ export class NatsMember implements Consumer {
     const heartbeat = setInterval(() => msg.working(), Math.max(100, this.deps.ackWaitMs / 3))
     const flight: InFlight = { msg, abandoned: false, done: Promise.resolve() }
     flight.done = (async () => {
-      await this.#slots.acquire()
+      if (!(await this.#slots.acquire(HAND_BACK_MS))) {
+        clearInterval(heartbeat)
+        this.#inFlight.delete(flight)
+        msg.nak()
+        return
+      }
       try {
         const outcome = await this.#handle(msg)
         if (!flight.abandoned) await this.#settle(shard, msg, outcome)

@@ -1,3 +1,5 @@
+import { shardOf } from '../messaging/shard.js'
+
 /** Streams, subjects and consumers of one namespace (`prefix`). */
 export class Names {
   constructor(
@@ -41,12 +43,7 @@ export class Names {
   }
 
   shardOf(key: string): number {
-    let hash = 0x811c9dc5
-    for (let i = 0; i < key.length; i++) {
-      hash ^= key.charCodeAt(i)
-      hash = Math.imul(hash, 0x01000193)
-    }
-    return (hash >>> 0) % this.shards
+    return shardOf(key, this.shards)
   }
 }
 

@@ -1,6 +1,13 @@
 import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
 import { PublishNotConfirmedError, TransportUnavailableError } from '../messaging/errors.js'
+import { sleep } from '../messaging/timing.js'
 import { toHeaders } from './wire.js'
+
+/**
+ * A publish caught by a cut connection is not answered, only timed out. Short attempts find that out
+ * quickly; sending again is safe (the duplicate window), so a false timeout costs nothing but a try.
+ */
+const ATTEMPT_TIMEOUT_MS = 2_000
 
 export interface NatsOutgoing {
   id: string
@@ -10,8 +17,6 @@ export interface NatsOutgoing {
   /** JetStream drops a second publish with the same id inside the stream's duplicate window. */
   msgId?: string
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
  * Publishes to JetStream and resolves on its acknowledgement (the message is stored). A publish
@@ -34,7 +39,7 @@ export class NatsPublisher {
       try {
         const options = {
           headers: toHeaders(message.headers),
-          timeout: 5_000,
+          timeout: ATTEMPT_TIMEOUT_MS,
           ...(message.msgId ? { msgID: message.msgId } : {}),
         }
         await this.js.publish(message.subject, message.body, options)

@@ -36,6 +36,8 @@ export class NatsTransport implements Transport {
     // JetStream only announces a message that ran out of deliveries; members move it themselves.
     supportsNativeDeadLettering: false,
     survivesConsumerCrash: true,
+    // A message nak'd with a delay still counts against max_ack_pending (1): its shard waits for it.
+    retriesKeepKeyOrder: true,
   }
   readonly deadLetters: NatsDeadLetters
   readonly #js: JetStreamClient
@@ -83,16 +85,7 @@ export class NatsTransport implements Transport {
     const consumers = []
     for (let shard = 0; shard < names.shards; shard++) {
       const durable = names.durable(subscription.group, shard)
-      // Idempotent for the same config: every member of a group declares the same consumers.
-      await this.jsm.consumers.add(names.eventsStream, {
-        durable_name: durable,
-        filter_subject: names.shardFilter(shard),
-        ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.New,
-        max_ack_pending: 1,
-        max_deliver: -1,
-        ack_wait: ackWaitMs * NANOS_PER_MS,
-      })
+      await ensureConsumer(this.jsm, names, durable, shard, ackWaitMs)
       consumers.push(await this.#js.consumers.get(names.eventsStream, durable))
     }
     const member = new NatsMember({ js: this.#js, names, publisher: this.#publisher, logger, ackWaitMs }, subscription)
@@ -119,4 +112,25 @@ async function ensureStream(jsm: JetStreamManager, config: { name: string; subje
   } catch {
     await jsm.streams.add(config)
   }
+}
+
+/**
+ * The first member creates the group's consumer for a shard; later ones take it as it is (adding
+ * it again with another config, such as another ack wait, would fail).
+ */
+async function ensureConsumer(jsm: JetStreamManager, names: Names, durable: string, shard: number, ackWaitMs: number) {
+  const exists = await jsm.consumers.info(names.eventsStream, durable).then(
+    () => true,
+    () => false,
+  )
+  if (exists) return
+  await jsm.consumers.add(names.eventsStream, {
+    durable_name: durable,
+    filter_subject: names.shardFilter(shard),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    max_ack_pending: 1,
+    max_deliver: -1,
+    ack_wait: ackWaitMs * NANOS_PER_MS,
+  })
 }

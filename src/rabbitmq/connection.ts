@@ -1,10 +1,9 @@
 import amqp, { type Channel, type ChannelModel } from 'amqplib'
 import type { Logger } from '../core/types.js'
 import { TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
+import { sleep } from '../messaging/timing.js'
 
 type Listener = (model: ChannelModel) => Promise<void>
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
  * One AMQP connection that comes back by itself. When the broker closes it (restart, an operator,

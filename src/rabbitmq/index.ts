@@ -17,7 +17,7 @@ export interface RabbitMqTransportOptions extends TransportOptions {
   shards?: number
   /** How long `publish` waits for a lost connection to come back before failing. Default 30 000. */
   publishTimeoutMs?: number
-  /** How often a member checks the group's size and takes or gives back shards. Default 1 000. */
+  /** How often a member checks the group's size and takes or gives back shards: how soon a new or dead member counts. Default 250. */
   rebalanceIntervalMs?: number
   /** Deliveries after which the broker dead-letters a message whose consumers keep dying on it. Default 20. */
   deliveryLimit?: number
@@ -51,7 +51,7 @@ export async function createRabbitMqTransport(options: RabbitMqTransportOptions)
     source: options.source ?? 'eventfold',
     logger: options.logger,
     publishTimeoutMs: positiveInteger(options.publishTimeoutMs ?? 30_000, 'publishTimeoutMs'),
-    rebalanceIntervalMs: positiveInteger(options.rebalanceIntervalMs ?? 1_000, 'rebalanceIntervalMs'),
+    rebalanceIntervalMs: positiveInteger(options.rebalanceIntervalMs ?? 250, 'rebalanceIntervalMs'),
     deliveryLimit: positiveInteger(options.deliveryLimit ?? 20, 'deliveryLimit'),
   })
   await transport.open()

@@ -26,7 +26,6 @@ export class ShardLease {
     readonly group: string,
     readonly shard: number,
     private readonly channel: Channel,
-    private readonly consumerTag: string,
   ) {}
 
   /** The lease, or undefined when another member holds it. */
@@ -41,12 +40,12 @@ export class ShardLease {
     await channel.prefetch(spec.prefetch)
     let lease: ShardLease | undefined
     const early: ConsumeMessage[] = []
-    const { consumerTag } = await channel.consume(spec.names.shardQueue(spec.group, spec.shard), (message) => {
+    await channel.consume(spec.names.shardQueue(spec.group, spec.shard), (message) => {
       if (message === null) return void channel.close().catch(() => {})
       if (lease === undefined) early.push(message)
       else spec.onMessage(lease, message)
     })
-    lease = new ShardLease(spec.group, spec.shard, channel, consumerTag)
+    lease = new ShardLease(spec.group, spec.shard, channel)
     const claimed = lease
     channel.on('close', () => {
       claimed.lost = true
@@ -75,15 +74,16 @@ export class ShardLease {
   }
 
   /**
-   * Lets go after the handlers in hand finish: stop the consumer first so nothing new arrives, put
-   * back what was prefetched but not started, then close, which frees the lock for another member.
+   * Lets go after the handlers in hand finish, by closing the channel: the quorum queue then takes
+   * back everything this consumer held but never started, in delivery order, ahead of the rest,
+   * and the lock is free for another member. Not cancel-then-nack: a cancel makes the broker hand
+   * back at once what was still on its way to us, before what we would nack, and the next holder
+   * would see those later messages first.
    */
-  async release(finishInFlight: () => Promise<void>, notStarted: () => ConsumeMessage[]): Promise<void> {
+  async release(finishInFlight: () => Promise<void>, dropQueued: () => void): Promise<void> {
     this.releasing = true
-    const waiting = notStarted()
+    dropQueued()
     await finishInFlight()
-    await this.channel.cancel(this.consumerTag).catch(() => {})
-    for (const message of [...waiting, ...notStarted()]) this.requeue(message)
     await this.close()
   }
 

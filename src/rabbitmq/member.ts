@@ -3,6 +3,7 @@ import type { Logger } from '../core/types.js'
 import { handleDelivery } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
+import { settledWithin } from '../messaging/timing.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
 import type { ReconnectingConnection } from './connection.js'
 import { H, headerNumber, headerString, toIncoming } from './headers.js'
@@ -38,6 +39,7 @@ interface Delivery {
  */
 export class RabbitMember implements Consumer {
   #leases = new Map<number, ShardLease>()
+  #releasing = new Map<ShardLease, Promise<void>>()
   #running = new Set<Delivery>()
   #scheduler: KeyedScheduler<Delivery>
   #membership: Channel | undefined
@@ -72,7 +74,8 @@ export class RabbitMember implements Consumer {
     clearTimeout(this.#timer)
     this.#offReconnect?.()
     await this.#turn
-    const released = Promise.all([...this.#leases.values()].map((lease) => this.#release(lease)))
+    for (const lease of this.#leases.values()) void this.#release(lease)
+    const released = Promise.all(this.#releasing.values())
     if (options.timeoutMs === undefined) await released
     else if (!(await settledWithin(released, options.timeoutMs))) await this.#abandon()
     this.#leases.clear()
@@ -115,11 +118,15 @@ export class RabbitMember implements Consumer {
     const surplus = [...this.#leases.values()].slice(target)
     for (const lease of surplus) {
       this.#leases.delete(lease.shard)
-      await this.#release(lease)
+      // Not awaited: a handler that takes long must not hold up the rest of the rebalancing.
+      void this.#release(lease)
     }
     for (let i = 0; i < names.shards && this.#leases.size < target && !this.#stopped; i++) {
       const shard = (this.#offset + i) % names.shards
       if (this.#leases.has(shard)) continue
+      // Ask before trying: a refused exclusive consume costs a channel and a line in the broker's log.
+      const lock = await membership.checkQueue(names.lockQueue(this.group, shard))
+      if (lock.consumerCount > 0) continue
       const lease = await ShardLease.claim({
         connection: this.deps.connection,
         names,
@@ -133,8 +140,8 @@ export class RabbitMember implements Consumer {
   }
 
   #onMessage(lease: ShardLease, message: ConsumeMessage): void {
-    if (lease.releasing) lease.requeue(message)
-    else this.#scheduler.push(headerString(message, H.partitionKey), { lease, message, abandoned: false })
+    // Arrived while letting go: not started, so the broker hands it back when the channel closes.
+    if (!lease.releasing) this.#scheduler.push(headerString(message, H.partitionKey), { lease, message, abandoned: false })
   }
 
   async #run(delivery: Delivery): Promise<void> {
@@ -153,25 +160,19 @@ export class RabbitMember implements Consumer {
 
   #release(lease: ShardLease): Promise<void> {
     const mine = (d: Delivery) => d.lease === lease
-    return lease.release(
-      () => this.#scheduler.settled(mine),
-      () => this.#scheduler.drop(mine).map((d) => d.message),
-    )
+    const releasing = lease
+      .release(
+        () => this.#scheduler.settled(mine),
+        () => void this.#scheduler.drop(mine),
+      )
+      .finally(() => this.#releasing.delete(lease))
+    this.#releasing.set(lease, releasing)
+    return releasing
   }
 
   /** Closing the channels hands back everything unacknowledged, handlers still running included. */
   async #abandon(): Promise<void> {
     for (const delivery of this.#running) delivery.abandoned = true
-    await Promise.all([...this.#leases.values()].map((lease) => lease.close()))
+    await Promise.all([...this.#leases.values(), ...this.#releasing.keys()].map((lease) => lease.close()))
   }
-}
-
-async function settledWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  const result = await Promise.race([work.then(() => true), late])
-  clearTimeout(timer)
-  return result
 }

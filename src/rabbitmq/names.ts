@@ -1,3 +1,5 @@
+import { shardOf } from '../messaging/shard.js'
+
 /**
  * Every exchange and queue name of one namespace (`prefix`), in one place. Several services share
  * a namespace to talk; tests get a namespace each.
@@ -49,14 +51,8 @@ export class Names {
     return `${this.prefix}.delay.${delayMs}`
   }
 
-  /** The shard of a partition key (FNV-1a): the same key lands in the same shard from every publisher. */
   shardOf(key: string): number {
-    let hash = 0x811c9dc5
-    for (let i = 0; i < key.length; i++) {
-      hash ^= key.charCodeAt(i)
-      hash = Math.imul(hash, 0x01000193)
-    }
-    return (hash >>> 0) % this.shards
+    return shardOf(key, this.shards)
   }
 }
 

@@ -1,6 +1,7 @@
 import type { ConfirmChannel, Options } from 'amqplib'
 import { isEventfoldError } from '../core/errors.js'
 import { PublishNotConfirmedError, TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
+import { sleep } from '../messaging/timing.js'
 import type { ReconnectingConnection } from './connection.js'
 import type { Names } from './names.js'
 import { assertDelayQueue, assertExchanges } from './topology.js'
@@ -17,7 +18,6 @@ export interface Outgoing {
 class Retryable extends Error {}
 
 const UNAVAILABLE = 'RabbitMQ did not come back before the publish timeout'
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
  * Publishes on a confirm channel and resolves only on the broker's confirm. A publish caught by a

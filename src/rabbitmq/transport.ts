@@ -1,3 +1,4 @@
+import { InvalidInputError } from '../core/errors.js'
 import type { Logger } from '../core/types.js'
 import { encodeBinary } from '../messaging/binary-mode.js'
 import { createMessage, type Message, type OutgoingMessage } from '../messaging/envelope.js'
@@ -27,6 +28,8 @@ export class RabbitMqTransport implements Transport {
     // Quorum queues dead-letter by themselves a message delivered `deliveryLimit` times (its consumers kept dying).
     supportsNativeDeadLettering: true,
     survivesConsumerCrash: true,
+    // A retry is a new message in a delay queue; the shard queue goes on meanwhile.
+    retriesKeepKeyOrder: false,
   }
   readonly deadLetters: RabbitDeadLetters
   readonly #connection: ReconnectingConnection
@@ -47,6 +50,7 @@ export class RabbitMqTransport implements Transport {
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
     this.#checkOpen()
     const created = messages.map((m, i) => createMessage(m, this.settings.source, i))
+    for (const [i, m] of created.entries()) checkRoutable(m.type, `messages[${i}].type`)
     await this.#publisher.send(created.map((m) => this.#toOutgoing(m)))
     return { ids: created.map((m) => m.id) }
   }
@@ -54,6 +58,7 @@ export class RabbitMqTransport implements Transport {
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
     this.#checkOpen()
     const subscription = resolveSubscription(options)
+    for (const [i, type] of (subscription.types ?? []).entries()) checkRoutable(type, `types[${i}]`)
     const { names, logger, rebalanceIntervalMs, deliveryLimit } = this.settings
     const settler = { publisher: this.#publisher, names, logger }
     const member = new RabbitMember(
@@ -89,5 +94,15 @@ export class RabbitMqTransport implements Transport {
 
   #checkOpen(): void {
     if (this.#closed) throw new TransportClosedError()
+  }
+}
+
+/**
+ * The type is part of the routing key: a topic binding would read `*` and `#` as wildcards, and
+ * RabbitMQ refuses keys over 255 bytes by closing the channel, which a publisher would only see as a timeout.
+ */
+function checkRoutable(type: string, field: string): void {
+  if (/[*#]/.test(type) || Buffer.byteLength(type) > 200) {
+    throw new InvalidInputError('INVALID_ARGUMENT', 'a RabbitMQ message type has no * or # and at most 200 bytes', field)
   }
 }

@@ -137,6 +137,7 @@ describe('creating messages', () => {
     ['a bad traceparent', { type: 'A', data: 1, traceparent: 'nope' }, 'messages[3].traceparent'],
     ['a negative schema version', { type: 'A', data: 1, dataSchemaVersion: -1 }, 'messages[3].dataSchemaVersion'],
     ['no data', { type: 'A' }, 'messages[3].data'],
+    ['data JSON cannot hold', { type: 'A', data: { amount: 10n } }, 'messages[3].data'],
   ]
   for (const [what, outgoing, field] of bad) {
     it(`refuses ${what} with INVALID_ARGUMENT naming ${field}`, () => {

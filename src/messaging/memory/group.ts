@@ -1,6 +1,7 @@
 import type { IncomingBinaryMessage } from '../binary-mode.js'
 import { handleDelivery, type Outcome, rawOf } from '../delivery.js'
 import type { ResolvedSubscription } from '../retry.js'
+import { settledWithin } from '../timing.js'
 import type { Consumer, StopOptions } from '../types.js'
 import type { MemoryDeadLetters } from './dead-letters.js'
 
@@ -149,16 +150,9 @@ export class Member implements Consumer {
     if (this.#stopped) return
     this.#stopped = true
     this.groupState.leave(this)
-    const drained = Promise.all(this.#inHand.values()).then(() => true)
-    const { timeoutMs } = options
-    if (timeoutMs === undefined) return void (await drained)
-    let timer: NodeJS.Timeout | undefined
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs)
-    })
-    const finished = await Promise.race([drained, timedOut])
-    clearTimeout(timer)
-    if (finished) return
+    const drained = Promise.all(this.#inHand.values())
+    if (options.timeoutMs === undefined) return void (await drained)
+    if (await settledWithin(drained, options.timeoutMs)) return
     // Like a consumer whose connection died: what it held was never acknowledged, so it is delivered again.
     const abandoned = [...this.#inHand.keys()]
     this.#inHand.clear()

@@ -17,6 +17,7 @@ export class InMemoryTransport implements Transport {
     supportsNativeDeadLettering: false,
     // Nothing outlives the process: a crash loses every message not yet handled.
     survivesConsumerCrash: false,
+    retriesKeepKeyOrder: true,
   }
   readonly deadLetters = new MemoryDeadLetters((group, wire) => this.#groups.get(group)?.enqueue(wire, keyOf(wire)))
   #groups = new Map<string, MemoryGroup>()

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest'
-import { sleep, waitFor } from './helpers.js'
+import { waitFor } from './helpers.js'
 import type { MessagingContext } from './suite.js'
 
 const MESSAGES = 60
@@ -9,13 +9,16 @@ export function groupsSuite(t: MessagingContext) {
     const byMember: string[][] = [[], [], []]
     const audit: string[] = []
     const clients = [t.transport(), await t.subject().connect(), await t.subject().connect()]
+    const taking = new Set<number>()
     for (const [i, client] of clients.entries()) {
       await client.subscribe({
         group: 'workers',
         handler: async (m) => {
           byMember[i]?.push(m.id)
-          // Slow enough that one member cannot drain the queue alone before the others get a turn.
-          await sleep(5)
+          taking.add(i)
+          // Every handler waits until a second member has taken part: a group that does not
+          // spread (one member keeping everything) never gets there, however fast or slow the machine.
+          await waitFor('a second member to take part', () => taking.size >= 2)
         },
       })
     }
@@ -23,7 +26,7 @@ export function groupsSuite(t: MessagingContext) {
 
     const { ids } = await t.transport().publish(Array.from({ length: MESSAGES }, (_, i) => ({ type: 'Job', data: i })))
     const handled = () => byMember.flat()
-    await waitFor('the workers to handle every job', () => handled().length >= MESSAGES)
+    await waitFor('the workers to handle every job', () => handled().length >= MESSAGES, 25_000)
     await waitFor('the audit group to see every job', () => audit.length >= MESSAGES)
 
     expect(handled().sort()).toEqual([...ids].sort())

@@ -49,3 +49,72 @@ export function orderingSuite(t: MessagingContext) {
     expect(maxInFlight).toBeGreaterThan(1)
   })
 }
+
+export function retryOrderSuite(t: MessagingContext) {
+  it('a message waiting for its retry holds back its key exactly where the transport says it does', async () => {
+    const seen: string[] = []
+    await t.transport().subscribe({
+      group: 'retry-order',
+      // A delay long enough that the next message of the key, already waiting, is sure to be handled first where allowed.
+      retry: { maxAttempts: 3, initialDelayMs: 500, maxDelayMs: 500, jitter: false },
+      handler: (m) => {
+        seen.push(`${m.data}#${m.attempt}`)
+        if (m.data === 'first' && m.attempt === 1) throw new Error('once')
+      },
+    })
+    await t.transport().publish([
+      { type: 'Step', data: 'first', partitionKey: 'k' },
+      { type: 'Step', data: 'second', partitionKey: 'k' },
+    ])
+    await waitFor('both, the first retried', () => seen.length === 3)
+    const expected = t.transport().capabilities.retriesKeepKeyOrder
+      ? ['first#1', 'first#2', 'second#1']
+      : ['first#1', 'second#1', 'first#2']
+    expect(seen).toEqual(expected)
+  })
+}
+
+export function churnSuite(t: MessagingContext) {
+  it('keeps each key in order and never twice at once while members join and leave mid-stream', async () => {
+    const keys = 6
+    const perKey = 40
+    const seen = new Map<string, number[]>()
+    const running = new Set<string>()
+    let overlaps = 0
+    const total = () => [...seen.values()].reduce((n, list) => n + list.length, 0)
+    const handler = async (m: ReceivedMessage) => {
+      const key = m.partitionKey as string
+      if (running.has(key)) overlaps++
+      running.add(key)
+      await sleep(Math.floor(Math.random() * 3))
+      const seq = (m.data as { seq: number }).seq
+      seen.get(key)?.push(seq) ?? seen.set(key, [seq])
+      running.delete(key)
+    }
+    const join = async () => (await t.subject().connect()).subscribe({ group: 'churn', concurrency: 4, handler })
+    const first = await join()
+    const publishing = (async () => {
+      for (let seq = 0; seq < perKey; seq++) {
+        await t
+          .transport()
+          .publish(Array.from({ length: keys }, (_, k) => ({ type: 'Step', data: { seq }, partitionKey: `key-${k}` })))
+        await sleep(2)
+      }
+    })()
+    // Members come and go while messages flow, each change once some progress has been made.
+    await waitFor('some progress', () => total() >= 30)
+    const second = await join()
+    await waitFor('more progress', () => total() >= 80)
+    await first.stop()
+    const third = await join()
+    await waitFor('further progress', () => total() >= 130)
+    await second.stop()
+    await publishing
+    await waitFor('every message', () => total() >= keys * perKey)
+
+    const expected = Array.from({ length: perKey }, (_, i) => i)
+    for (let k = 0; k < keys; k++) expect(seen.get(`key-${k}`), `key-${k}`).toEqual(expected)
+    expect(overlaps).toBe(0)
+    await third.stop()
+  })
+}

@@ -82,9 +82,12 @@ export function retrySuite(t: MessagingContext) {
         handled.push(m.id)
       },
     })
+    const bystander: string[] = []
+    await t.transport().subscribe({ group: 'bystander', handler: (m) => void bystander.push(m.id) })
+    // One key throughout: in each group, everything below arrives in this order.
     const { ids } = await t.transport().publish([
-      { type: 'Job', data: 1 },
-      { type: 'Job', data: 2 },
+      { type: 'Job', data: 1, partitionKey: 'k' },
+      { type: 'Job', data: 2, partitionKey: 'k' },
     ])
     const dlq = t.transport().deadLetters
     await waitFor('two dead letters', async () => (await dlq.list('dlq')).length === 2)
@@ -108,6 +111,10 @@ export function retrySuite(t: MessagingContext) {
 
     await dlq.discard('dlq', [dropped])
     expect(await dlq.list('dlq')).toEqual([])
+    // Replays went to the failing group only: another group saw each message once, then the marker.
+    const { ids: marker } = await t.transport().publish([{ type: 'Marker', data: 0, partitionKey: 'k' }])
+    await waitFor('the marker in the other group', () => bystander.includes(marker[0] as string))
+    expect(bystander).toEqual([...ids, ...marker])
     const error = await dlq.discard('dlq', [dropped]).catch((e: unknown) => e)
     expect(isEventfoldError(error, 'DEAD_LETTER_NOT_FOUND')).toBe(true)
   })

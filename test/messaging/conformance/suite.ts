@@ -3,7 +3,7 @@ import type { Transport } from '../../../src/index.js'
 import { crashSuite } from './crash.suite.js'
 import { deliverySuite } from './delivery.suite.js'
 import { groupsSuite } from './groups.suite.js'
-import { orderingSuite } from './ordering.suite.js'
+import { churnSuite, orderingSuite, retryOrderSuite } from './ordering.suite.js'
 import { retrySuite } from './retry.suite.js'
 import { type TransportName, type TransportUnderTest, transports } from './transports.js'
 
@@ -44,8 +44,10 @@ export function messagingConformance(name: TransportName) {
 
     deliverySuite(context)
     orderingSuite(context)
+    churnSuite(context)
     groupsSuite(context)
     retrySuite(context)
+    retryOrderSuite(context)
     crashSuite(context)
   })
 }

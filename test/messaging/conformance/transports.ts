@@ -32,12 +32,13 @@ export interface TransportFixture {
  * Every transport, by name. A new transport is a compile error here until it has a factory, and
  * then it runs the whole messaging conformance suite.
  */
-export type TransportName = 'memory' | 'rabbitmq' | 'nats'
+export type TransportName = 'memory' | 'rabbitmq' | 'nats' | 'redis'
 
 export const transports: Record<TransportName, TransportFixture> = {
   memory: { open: openMemory },
   rabbitmq: rabbitmqFixture(),
   nats: { open: openNats },
+  redis: { open: openRedis },
 }
 
 async function openMemory(): Promise<TransportUnderTest> {
@@ -152,6 +153,60 @@ async function openNats(): Promise<TransportUnderTest> {
       await admin(async ({ jetstreamManager }, nc) => {
         const jsm = await jetstreamManager(nc)
         for (const stream of [`${prefix}_events`, `${prefix}_dead`]) await jsm.streams.delete(stream).catch(() => {})
+      })
+    },
+  }
+}
+
+export const REDIS_URL = process.env.EVENTFOLD_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Quick crash recovery for the suite: a killed member's shards move on after 1.5 s. */
+export const REDIS_TEST_SETTINGS = { shards: 8, leaseMs: 1_500 }
+
+async function openRedis(): Promise<TransportUnderTest> {
+  const prefix = `t${unique()}`
+  const options = { url: REDIS_URL, prefix, ...REDIS_TEST_SETTINGS }
+  const { createRedisTransport } = await import('../../../src/redis/index.js')
+  const transport = await createRedisTransport(options)
+  const others: Transport[] = []
+  const admin = async (work: (redis: import('ioredis').Redis) => Promise<void>) => {
+    const { Redis } = await import('ioredis')
+    const redis = new Redis(REDIS_URL)
+    try {
+      await work(redis)
+    } finally {
+      await redis.quit()
+    }
+  }
+  return {
+    transport,
+    async connect() {
+      const other = await createRedisTransport(options)
+      others.push(other)
+      return other
+    },
+    async publishUndecodable(type) {
+      await admin(async (redis) => {
+        await redis.xadd(
+          `${prefix}:s0`,
+          '*',
+          'ce_specversion',
+          '1.0',
+          'ce_type',
+          type,
+          'content-type',
+          'application/json',
+          'data',
+          '{not json',
+        )
+      })
+    },
+    crash: { kind: 'sigkill', childEnv: { REDIS_PREFIX: prefix } },
+    async cleanup() {
+      await Promise.all([transport, ...others].map((t) => t.close()))
+      await admin(async (redis) => {
+        const keys = await redis.keys(`${prefix}:*`)
+        if (keys.length > 0) await redis.del(...keys)
       })
     },
   }

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { Redis } from 'ioredis'
+import type { Logger } from '../core/types.js'
+import { handleDelivery } from '../messaging/delivery.js'
+import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
+import type { ResolvedSubscription } from '../messaging/retry.js'
+import { settledWithin, sleep } from '../messaging/timing.js'
+import type { Consumer, StopOptions } from '../messaging/types.js'
+import type { RedisDeadLetters } from './dead-letters.js'
+import { F, type Keys } from './keys.js'
+import { claimLease, heartbeat, leave, releaseLease, renewLease } from './leases.js'
+import { claimPending, ensureGroup, readNew } from './streams.js'
+import { type Fields, toIncoming } from './wire.js'
+
+export interface RedisMemberDeps {
+  redis: Redis
+  keys: Keys
+  deadLetters: RedisDeadLetters
+  logger: Logger | undefined
+  leaseMs: number
+  rebalanceIntervalMs: number
+}
+
+interface Entry {
+  stream: string
+  shard: number
+  id: string
+  fields: Fields
+  attempt: number
+  abandoned: boolean
+}
+
+/**
+ * One member of a group. Why leases: a Redis consumer group hands entries to whichever consumer
+ * reads, so two members would run consecutive messages of one key at once. Each shard stream is
+ * read for a group by one member at a time, the holder of a lease key with a TTL it keeps renewing;
+ * members share the shards (at most ⌈N / live members⌉ each, members counted in a heartbeat set).
+ * A member that dies stops renewing: its leases run out, and the next holder takes the entries it
+ * left unacknowledged with XAUTOCLAIM before reading new ones, so the key order holds.
+ * Retries wait in this process, holding the key: Redis has no delayed delivery.
+ */
+export class RedisMember implements Consumer {
+  readonly #me = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  #held = new Set<number>()
+  /** Held, and its pending entries already taken over: safe to read new ones. */
+  #readable = new Set<number>()
+  #releasing = new Map<number, Promise<void>>()
+  #reading: { shards: ReadonlySet<number>; done: Promise<unknown> } | undefined
+  #scheduler: KeyedScheduler<Entry>
+  #backlog = 0
+  #running = new Set<Entry>()
+  #reader: Redis
+  #stopping = new AbortController()
+  #timer: NodeJS.Timeout | undefined
+  #offset: number
+
+  constructor(
+    private readonly deps: RedisMemberDeps,
+    private readonly subscription: ResolvedSubscription,
+  ) {
+    this.#scheduler = new KeyedScheduler(subscription.concurrency, (entry) => this.#run(entry))
+    // Its own connection: XREADGROUP BLOCK holds a connection for as long as it waits.
+    this.#reader = deps.redis.duplicate()
+    this.#reader.on('error', (error: Error) => deps.logger?.debug?.('redis reader error', { error: error.message }))
+    this.#offset = Math.floor(Math.random() * deps.keys.shards)
+  }
+
+  get group(): string {
+    return this.subscription.group
+  }
+
+  async start(): Promise<void> {
+    const { keys, redis } = this.deps
+    for (let shard = 0; shard < keys.shards; shard++) await ensureGroup(redis, keys.shardStream(shard), this.group)
+    await this.#beat()
+    this.#tick()
+    void this.#readLoop()
+  }
+
+  async stop(options: StopOptions = {}): Promise<void> {
+    if (this.#stopping.signal.aborted) return
+    this.#stopping.abort()
+    clearTimeout(this.#timer)
+    this.#reader.disconnect()
+    this.#readable.clear()
+    const all = [...this.#held].map((shard) => this.#release(shard))
+    const released = Promise.all(all)
+    if (options.timeoutMs === undefined || (await settledWithin(released, options.timeoutMs))) {
+      await released
+    } else {
+      // Given up: what is in hand stays pending for the next holder of its shard.
+      for (const entry of this.#running) entry.abandoned = true
+      for (const shard of this.#held) await releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me)
+    }
+    await leave(this.deps.redis, this.deps.keys.members(this.group), this.#me).catch(() => {})
+  }
+
+  #tick(): void {
+    this.#timer = setTimeout(
+      () => {
+        this.#beat()
+          .catch((error: Error) => this.deps.logger?.debug?.('redis heartbeat failed', { error: error.message }))
+          .finally(() => {
+            if (!this.#stopping.signal.aborted) this.#tick()
+          })
+      },
+      // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
+      Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
+    )
+  }
+
+  async #beat(): Promise<void> {
+    const { redis, keys, leaseMs } = this.deps
+    const members = await heartbeat(redis, keys.members(this.group), this.#me, leaseMs * 2)
+    for (const shard of this.#held) {
+      if (await renewLease(redis, keys.lease(this.group, shard), this.#me, leaseMs)) continue
+      // Ran out (this process stalled): another member may read it now, so let go of what waits.
+      this.deps.logger?.warn?.('redis lease lost', { group: this.group, shard })
+      this.#held.delete(shard)
+      this.#readable.delete(shard)
+      this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
+    }
+    if (this.#stopping.signal.aborted) return
+    const target = Math.ceil(keys.shards / members)
+    const kept = [...this.#held].filter((shard) => !this.#releasing.has(shard))
+    for (const shard of kept.slice(target)) void this.#release(shard)
+    for (let i = 0; i < keys.shards && this.#held.size - this.#releasing.size < target; i++) {
+      const shard = (this.#offset + i) % keys.shards
+      if (this.#held.has(shard) || !(await claimLease(redis, keys.lease(this.group, shard), this.#me, leaseMs))) continue
+      this.#held.add(shard)
+      await this.#adopt(shard)
+    }
+  }
+
+  /** Entries the shard's previous holders left unacknowledged come first: they are older than any unread one. */
+  async #adopt(shard: number): Promise<void> {
+    const stream = this.deps.keys.shardStream(shard)
+    for (const e of await claimPending(this.deps.redis, stream, this.group, this.#me, 0)) this.#push(stream, shard, e)
+    this.#readable.add(shard)
+  }
+
+  /** Lets go once the handlers of the shard are done; what was read but not started stays pending for the next holder. */
+  #release(shard: number): Promise<void> {
+    const existing = this.#releasing.get(shard)
+    if (existing !== undefined) return existing
+    this.#readable.delete(shard)
+    this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
+    // A read of the shard still under way would make entries pending to us after the next holder
+    // took over the pending ones: they would wait behind later entries. Let it land first.
+    const reading = this.#reading?.shards.has(shard) ? this.#reading.done : Promise.resolve()
+    const releasing = reading
+      .then(() => this.#scheduler.settled((e) => e.shard === shard))
+      .then(() => releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me))
+      .catch(() => {})
+      .finally(() => {
+        this.#held.delete(shard)
+        this.#releasing.delete(shard)
+      })
+    this.#releasing.set(shard, releasing)
+    return releasing
+  }
+
+  async #readLoop(): Promise<void> {
+    const { keys } = this.deps
+    while (!this.#stopping.signal.aborted) {
+      if (this.#backlog >= this.subscription.concurrency) {
+        await sleep(5)
+        continue
+      }
+      const shards = [...this.#readable]
+      if (shards.length === 0) {
+        await sleep(20)
+        continue
+      }
+      const streams = shards.map((s) => keys.shardStream(s))
+      try {
+        const reading = readNew(this.#reader, streams, this.group, this.#me, this.subscription.concurrency)
+        this.#reading = { shards: new Set(shards), done: reading.catch(() => {}) }
+        const read = await reading
+        for (const [stream, entries] of read) {
+          const shard = shards[streams.indexOf(stream)] as number
+          // Released meanwhile: leave it pending, the next holder takes it over.
+          if (!this.#readable.has(shard)) continue
+          for (const e of entries) this.#push(stream, shard, e)
+        }
+      } catch (error) {
+        if (this.#stopping.signal.aborted) return
+        this.deps.logger?.debug?.('redis read failed', { error: (error as Error).message })
+        await sleep(200)
+      }
+    }
+  }
+
+  #push(stream: string, shard: number, e: { id: string; fields: Fields; deliveries: number }): void {
+    this.#backlog++
+    const entry = { stream, shard, id: e.id, fields: e.fields, attempt: e.deliveries, abandoned: false }
+    this.#scheduler.push(e.fields[F.partitionKey], entry)
+  }
+
+  async #run(entry: Entry): Promise<void> {
+    this.#backlog--
+    this.#running.add(entry)
+    try {
+      await this.#handle(entry)
+    } catch (error) {
+      // Left pending: the next holder of the shard takes it over.
+      this.deps.logger?.error?.('redis could not settle an entry', { error: (error as Error).message })
+    } finally {
+      this.#running.delete(entry)
+    }
+  }
+
+  async #handle(entry: Entry): Promise<void> {
+    const { deadLetters } = this.deps
+    const { [F.type]: type, [F.replayGroup]: replayFor } = entry.fields
+    const { types, group } = this.subscription
+    // Every group reads the shard streams: skip what this group did not ask for, and others' replays.
+    const skip =
+      (replayFor !== undefined && replayFor !== group) || (types !== undefined && type !== undefined && !types.includes(type))
+    if (skip) return void (await this.#ack(entry))
+    for (let attempt = entry.attempt; ; attempt++) {
+      const outcome = await handleDelivery(toIncoming(entry.fields), 'kafka', attempt, this.subscription)
+      if (entry.abandoned || outcome.kind === 'abandoned') return
+      if (outcome.kind === 'ack') return this.#ack(entry)
+      if (outcome.kind === 'dead') {
+        await deadLetters.add(this.group, entry.fields, outcome, `${entry.stream}/${this.group}`)
+        return this.#ack(entry)
+      }
+      // Stopped while waiting: left pending, the next holder of the shard retries it.
+      if (!(await sleep(outcome.delayMs, this.#stopping.signal))) return
+    }
+  }
+
+  async #ack(entry: Entry): Promise<void> {
+    await this.deps.redis.xack(entry.stream, this.group, entry.id)
+  }
+}

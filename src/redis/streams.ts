@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis'
+import { type Fields, fieldsOf } from './wire.js'
+
+export interface ReadEntry {
+  id: string
+  fields: Fields
+  /** Times the group delivered it, this time included. */
+  deliveries: number
+}
+
+/** Creates the group at the stream's end (a group gets what is published after it first subscribed). */
+export async function ensureGroup(redis: Redis, stream: string, group: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', stream, group, '$', 'MKSTREAM')
+  } catch (error) {
+    if (!String((error as Error).message).includes('BUSYGROUP')) throw error
+  }
+}
+
+type RawEntry = [string, string[] | null]
+
+/**
+ * Takes over every entry of the group pending for at least `minIdleMs`, oldest first, with how
+ * often each was delivered (XAUTOCLAIM does not say; XPENDING does).
+ */
+export async function claimPending(
+  redis: Redis,
+  stream: string,
+  group: string,
+  me: string,
+  minIdleMs: number,
+): Promise<ReadEntry[]> {
+  const claimed: RawEntry[] = []
+  let cursor = '0-0'
+  do {
+    const [next, entries] = (await redis.xautoclaim(stream, group, me, minIdleMs, cursor, 'COUNT', 100)) as [string, RawEntry[]]
+    claimed.push(...entries)
+    cursor = next
+  } while (cursor !== '0-0')
+  // Entries deleted meanwhile come back without fields; Redis has already dropped them from the pending list.
+  const live = claimed.filter((e): e is [string, string[]] => e[1] !== null)
+  if (live.length === 0) return []
+  const pending = (await redis.xpending(stream, group, '-', '+', live.length * 2 + 10, me)) as [string, string, number, number][]
+  const deliveries = new Map(pending.map(([id, , , count]) => [id, count]))
+  return live.map(([id, flat]) => ({ id, fields: fieldsOf(flat), deliveries: deliveries.get(id) ?? 1 }))
+}
+
+/** Blocks up to half a second for entries never delivered to the group. */
+export async function readNew(
+  redis: Redis,
+  streams: readonly string[],
+  group: string,
+  me: string,
+  count: number,
+): Promise<[string, ReadEntry[]][]> {
+  const ids = streams.map(() => '>')
+  const reply = (await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'BLOCK', 500, 'STREAMS', ...streams, ...ids)) as
+    | [string, RawEntry[]][]
+    | null
+  return (reply ?? []).map(([stream, entries]) => [
+    stream,
+    entries
+      .filter((e): e is [string, string[]] => e[1] !== null)
+      .map(([id, flat]) => ({ id, fields: fieldsOf(flat), deliveries: 1 })),
+  ])
+}
