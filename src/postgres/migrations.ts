@@ -6,6 +6,7 @@ import type { SchemaNames } from './identifiers.js'
 import { deleteFunctionV1, tablesV1 } from './schema-v1.js'
 import { snapshotsV3 } from './schema-v3.js'
 import { processingV4 } from './schema-v4.js'
+import { transportV5 } from './schema-v5.js'
 
 export interface Migration {
   version: number
@@ -19,6 +20,7 @@ export const migrations: readonly Migration[] = [
   { version: 2, up: appendFunctionV2 },
   { version: 3, up: snapshotsV3 },
   { version: 4, up: processingV4 },
+  { version: 5, up: transportV5 },
 ]
 
 /**
