@@ -83,12 +83,14 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
  * once without waiting on each other; a row another member just claimed is re-checked on its new
  * version and skipped. Per-key order: a keyed row waits while an earlier row of its key exists in
  * any state (a retry, one in hand), or a later one is held (published by a concurrent transaction
- * that committed first), so one key is never in two hands.
+ * that committed first), so one key is never in two hands. \`= ANY (ARRAY(…))\` rather than \`IN (…)\`:
+ * the planner would hash-join the IN against a scan of the whole table; the array is computed
+ * once, then each row is fetched by its primary key.
  */
 export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, limit: number, lockMs: number): Query => ({
   text: `UPDATE ${s}.transport_deliveries d
     SET state = 'active', attempt = d.attempt + 1, owner = $2, locked_until = now() + ${ms('$4')}
-    WHERE d.id IN (
+    WHERE d.id = ANY (ARRAY(
       SELECT c.id FROM ${s}.transport_deliveries c
       WHERE c.group_name = $1
         AND ((c.state = 'ready' AND c.visible_at <= now()) OR (c.state = 'active' AND c.locked_until < now()))
@@ -100,7 +102,7 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
       ORDER BY c.id
       LIMIT $3
       FOR UPDATE SKIP LOCKED
-    )
+    ))
     RETURNING d.id, d.partition_key, d.headers::text AS headers, d.content_type, encode(d.body, 'hex') AS body, d.attempt`,
   values: [group, owner, limit, lockMs],
 })
