@@ -12,6 +12,7 @@ import { growth } from './scenarios/growth.js'
 import { hotStream } from './scenarios/hot-stream.js'
 import { liveLatency } from './scenarios/latency.js'
 import { commands, projection } from './scenarios/projection.js'
+import { transportPostgres } from './scenarios/transport-postgres.js'
 
 export interface BenchOptions {
   seconds: number
@@ -30,6 +31,8 @@ const scenarios: Record<string, Scenario> = {
   growth,
   projection,
   commands,
+  // PostgreSQL only: skipped unless --backend includes postgres.
+  'transport-postgres': transportPostgres,
 }
 
 const { values, positionals } = parseArgs({
