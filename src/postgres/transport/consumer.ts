@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { ChangeSignal } from '../../core/signal.js'
 import type { Logger } from '../../core/types.js'
+import { decodeBinary, type IncomingBinaryMessage } from '../../messaging/binary-mode.js'
 import { handleDelivery, type Outcome } from '../../messaging/delivery.js'
 import type { ResolvedSubscription } from '../../messaging/retry.js'
 import type { Consumer, StopOptions } from '../../messaging/types.js'
@@ -12,6 +13,7 @@ import { BINDING, fromRow } from './wire.js'
 export interface ConsumerSettings {
   visibilityTimeoutMs: number
   pollIntervalMs: number
+  deliveryLimit: number
 }
 
 export interface ConsumerDeps {
@@ -137,7 +139,12 @@ export class PostgresConsumer implements Consumer {
   }
 
   async #handle(row: sql.DeliveryRow, delivery: Delivery): Promise<void> {
-    const outcome = await handleDelivery(fromRow(row), BINDING, delivery.claim.attempt, this.subscription)
+    const { attempt } = delivery.claim
+    const wire = fromRow(row)
+    const outcome =
+      attempt > this.deps.settings.deliveryLimit
+        ? overLimit(wire, attempt - 1)
+        : await handleDelivery(wire, BINDING, attempt, this.subscription)
     if (delivery.abandoned) return
     try {
       await this.#settle(delivery.claim, outcome)
@@ -222,6 +229,23 @@ export class PostgresConsumer implements Consumer {
   #track(work: Promise<unknown>): void {
     this.#pending.add(work)
     void work.catch(() => {}).finally(() => this.#pending.delete(work))
+  }
+}
+
+/**
+ * A message handed out more than the limit allows was never settled: each consumer that took it
+ * died or lost its claim (it may be what kills them). It goes to the dead letters unhandled, so
+ * that it stops holding back its key.
+ */
+function overLimit(wire: IncomingBinaryMessage, deliveries: number): Outcome {
+  const error = {
+    message: `Delivered ${deliveries} times without being settled: its consumers kept dying or losing their claim`,
+    code: 'DELIVERY_LIMIT',
+  }
+  try {
+    return { kind: 'dead', message: decodeBinary(wire, BINDING), error, attempts: deliveries }
+  } catch {
+    return { kind: 'dead', error, attempts: deliveries }
   }
 }
 

@@ -20,6 +20,12 @@ export interface PostgresTransportOptions extends TransportOptions {
   visibilityTimeoutMs?: number
   /** The longest a consumer waits before looking for messages when no notification came. Default 2 000. */
   pollIntervalMs?: number
+  /**
+   * Deliveries after which a message that was never settled (its consumers kept dying on it, or lost
+   * their claims) goes to the dead letters without being handled again, error code `DELIVERY_LIMIT`.
+   * Counts every delivery, so it also caps `retry.maxAttempts`. Default 20.
+   */
+  deliveryLimit?: number
   /** Largest message (headers and body) `publish` takes; a bigger one fails with MESSAGE_TOO_LARGE. Default 1 MiB. */
   maxMessageBytes?: number
 }
@@ -53,6 +59,7 @@ export async function createPostgresTransport(options: PostgresTransportOptions)
     logger: options.logger,
     visibilityTimeoutMs: positiveInteger(options.visibilityTimeoutMs ?? 30_000, 'visibilityTimeoutMs'),
     pollIntervalMs: positiveInteger(options.pollIntervalMs ?? 2_000, 'pollIntervalMs'),
+    deliveryLimit: positiveInteger(options.deliveryLimit ?? 20, 'deliveryLimit'),
     maxMessageBytes: positiveInteger(options.maxMessageBytes ?? 1024 * 1024, 'maxMessageBytes'),
   })
   await transport.open()

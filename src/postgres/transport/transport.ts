@@ -44,8 +44,8 @@ export class PostgresTransport implements Transport {
     supportsOrderingKey: true,
     // A retry waits in its row (`visible_at`), not in the consumer's memory.
     supportsDelayedDelivery: true,
-    // The move to the dead letters is atomic, but a consumer makes it: a message whose consumers keep
-    // dying is delivered again and again, nothing in the database gives up on it by itself.
+    // The move to the dead letters is atomic, but a consumer makes it, also for a message over the
+    // delivery limit (it buries it when it claims it); nothing in the database gives up by itself.
     supportsNativeDeadLettering: false,
     survivesConsumerCrash: true,
   }
@@ -111,13 +111,13 @@ export class PostgresTransport implements Transport {
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
     this.#checkOpen()
     const subscription = resolveSubscription(options)
-    const { names, logger, visibilityTimeoutMs, pollIntervalMs } = this.settings
+    const { names, logger, visibilityTimeoutMs, pollIntervalMs, deliveryLimit } = this.settings
     const consumer = new PostgresConsumer(
       {
         db: this.#db,
         names,
         logger,
-        settings: { visibilityTimeoutMs, pollIntervalMs },
+        settings: { visibilityTimeoutMs, pollIntervalMs, deliveryLimit },
         onStop: (c) => this.#consumers.delete(c),
       },
       subscription,
