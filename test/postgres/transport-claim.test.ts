@@ -137,3 +137,32 @@ describe('postgres transport: the claim', () => {
     expect(all.length).toBeGreaterThan(0)
   })
 })
+
+describe('postgres transport: notifications', () => {
+  it('name the groups that got work, or none when the names would not fit', async () => {
+    const listener = new pg.Client({ connectionString: DATABASE_URL })
+    const payloads: string[] = []
+    listener.on('notification', (n) => void payloads.push(n.payload ?? ''))
+    await listener.connect()
+    try {
+      // Only this test's groups: the earlier tests' groups take every type.
+      await run({ text: `DELETE FROM ${names.quoted}.transport_subscriptions WHERE group_name <> $1`, values: [group] })
+      await listener.query(`LISTEN "${names.messagesChannel}"`)
+      const other = `${group}-other`
+      await run(sql.subscribe(names, other, ['OnlyOther']))
+      await publish([['a1', 'a']]) // only the test's own group takes every type
+      await run(sql.publish(names, [toStoredWire(createMessage({ type: 'OnlyOther', data: 1 }, 'test'))]))
+      await run(sql.publish(names, [toStoredWire(createMessage({ type: 'Nobody', data: 1 }, 'test'))]))
+      const many = Array.from({ length: 80 }, (_, i) => `${'m'.repeat(95)}-${i}`)
+      for (const g of many) await run(sql.subscribe(names, g, ['Crowd']))
+      await run(sql.publish(names, [toStoredWire(createMessage({ type: 'Crowd', data: 1 }, 'test'))]))
+      const [a1] = await claim('m1')
+      await run(sql.release(names, a1!.claim, true))
+      await waitFor('five notifications', () => payloads.length >= 5)
+      // 'Nobody' went to the test's own group only (it takes every type); the crowd's names do not fit.
+      expect(payloads).toEqual([group, [group, other].sort().join(','), group, '', group])
+    } finally {
+      await listener.end()
+    }
+  })
+})

@@ -37,9 +37,16 @@ export interface DeadLetterRow {
 
 const ms = (param: string) => `(${param}::float8 * interval '1 millisecond')`
 
-/** Wakes every consumer listening on the schema's channel, once the statement's transaction commits. */
+/**
+ * Tells the listeners on the schema's channel which groups got work, once the statement's
+ * transaction commits: the payload is the groups' names, comma-separated (names cannot hold a
+ * comma), or '' for "every group" when they would not fit a notification's 8000 bytes.
+ */
 const notifyAfter = (cte: string, channelParam: string) =>
-  `SELECT pg_notify(${channelParam}, '') FROM (SELECT count(*) AS n FROM ${cte}) c WHERE c.n > 0`
+  `SELECT pg_notify(${channelParam}, CASE WHEN octet_length(c.groups) <= ${NOTIFY_PAYLOAD_BYTES} THEN c.groups ELSE '' END)
+    FROM (SELECT string_agg(DISTINCT group_name, ',') AS groups FROM ${cte}) c WHERE c.groups IS NOT NULL`
+
+const NOTIFY_PAYLOAD_BYTES = 7_000
 
 /** Idempotent: a group takes the union of every type any of its members asked for ('' = all). */
 export const subscribe = ({ quoted: s }: SchemaNames, group: string, types: readonly string[] | undefined): Query => ({
@@ -62,7 +69,7 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
           WITH ORDINALITY AS m(id, type, partition_key, headers, content_type, body, ord)
         JOIN ${s}.transport_subscriptions sub ON sub.type = m.type OR sub.type = ''
         ORDER BY m.ord, sub.group_name
-        RETURNING 1
+        RETURNING group_name
       )
       ${notifyAfter('inserted', '$7')}`,
     values: [
@@ -139,7 +146,7 @@ export const release = (names: SchemaNames, c: Claim, uncount: boolean): Query =
   text: `WITH released AS (
       UPDATE ${names.quoted}.transport_deliveries
       SET state = 'ready', owner = NULL, locked_until = NULL, attempt = attempt - $4::int
-      WHERE ${MINE} RETURNING 1
+      WHERE ${MINE} RETURNING group_name
     )
     ${notifyAfter('released', '$5')}`,
   values: [...claimValues(c), uncount ? 1 : 0, names.messagesChannel],
@@ -188,7 +195,7 @@ export const replayDeadLetters = (names: SchemaNames, group: string, ids: readon
     ), replayed AS (
       INSERT INTO ${names.quoted}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
       SELECT group_name, id, type, partition_key, headers, content_type, body FROM taken ORDER BY seq
-      RETURNING 1
+      RETURNING group_name
     )
     ${notifyAfter('replayed', '$3')}`,
   values: [group, ids, names.messagesChannel],

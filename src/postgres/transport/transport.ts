@@ -26,15 +26,25 @@ export interface PostgresTransportSettings extends ConsumerSettings {
   logger: Logger | undefined
 }
 
-/** Passes every notification on to each consumer of this transport. */
+/** Wakes the consumers a notification concerns: those of the groups it names, or all of them. */
 class Wakeups extends ChangeSignal {
   constructor(private readonly consumers: ReadonlySet<PostgresConsumer>) {
     super()
   }
 
+  /** After every (re)connect: notifications may have been missed meanwhile. */
   override notify(): void {
     super.notify()
     for (const consumer of this.consumers) consumer.wake()
+  }
+
+  forPayload(payload: string): void {
+    if (payload === '') {
+      this.notify()
+      return
+    }
+    const groups = new Set(payload.split(','))
+    for (const consumer of this.consumers) if (groups.has(consumer.group)) consumer.wake()
   }
 }
 
@@ -63,7 +73,8 @@ export class PostgresTransport implements Transport {
     // An idle client whose connection drops emits here; unhandled, it would crash the process.
     this.#pool.on('error', (error) => logger?.warn?.('eventfold: idle PostgreSQL connection failed', { error }))
     this.#db = new Db(this.#pool, logger)
-    this.#notifier = new Notifier(connection, names.messagesChannel, new Wakeups(this.#consumers), logger)
+    const wakeups = new Wakeups(this.#consumers)
+    this.#notifier = new Notifier(connection, names.messagesChannel, wakeups, logger, (payload) => wakeups.forPayload(payload))
     this.deadLetters = new PostgresDeadLetters(this.#db, names, () => this.#checkOpen())
   }
 
