@@ -13,6 +13,7 @@ import { hotStream } from './scenarios/hot-stream.js'
 import { liveLatency } from './scenarios/latency.js'
 import { messaging, outboxRelay } from './scenarios/messaging.js'
 import { commands, projection } from './scenarios/projection.js'
+import { transportPostgres } from './scenarios/transport-postgres.js'
 
 export interface BenchOptions {
   seconds: number
@@ -33,6 +34,8 @@ const scenarios: Record<string, Scenario> = {
   commands,
   messaging,
   'outbox-relay': outboxRelay,
+  // PostgreSQL only: skipped unless --backend includes postgres.
+  'transport-postgres': transportPostgres,
 }
 
 const { values, positionals } = parseArgs({

@@ -58,7 +58,7 @@ export { uuidv7 } from './core/uuid.js'
 export type { InMemoryEventStoreOptions } from './memory/event-store.js'
 export { createInMemoryEventStore } from './memory/event-store.js'
 // Messaging between services: CloudEvents envelopes, the transport port, the in-memory transport.
-// Broker transports are in `eventfold/rabbitmq`, `eventfold/nats` and `eventfold/redis`.
+// Broker transports are in `eventfold/rabbitmq`, `eventfold/nats` and `eventfold/redis`; a queue in tables in `eventfold/postgres`.
 export type { BinaryMessage, Binding, IncomingBinaryMessage } from './messaging/binary-mode.js'
 export { decodeBinary, encodeBinary } from './messaging/binary-mode.js'
 export { currentMessage, runInMessageContext } from './messaging/context.js'
@@ -66,6 +66,7 @@ export type { CloudEvent, Message, OutgoingMessage } from './messaging/envelope.
 export { createMessage, fromCloudEvent, toCloudEvent } from './messaging/envelope.js'
 export {
   DeadLetterNotFoundError,
+  MessageTooLargeError,
   PublishNotConfirmedError,
   TransportClosedError,
   TransportUnavailableError,

@@ -35,6 +35,7 @@ export const ERROR_CODES = [
   'TRANSPORT_UNAVAILABLE',
   'PUBLISH_NOT_CONFIRMED',
   'DEAD_LETTER_NOT_FOUND',
+  'MESSAGE_TOO_LARGE',
 ] as const
 
 export type ErrorCode = (typeof ERROR_CODES)[number]

@@ -1,4 +1,4 @@
-import { EventfoldError } from '../core/errors.js'
+import { EventfoldError, InvalidInputError } from '../core/errors.js'
 
 /**
  * A message on the wire that is not a CloudEvent we can read: a required attribute is missing or
@@ -42,5 +42,16 @@ export class PublishNotConfirmedError extends EventfoldError {
 export class DeadLetterNotFoundError extends EventfoldError {
   constructor(readonly deadLetterId: string) {
     super('DEAD_LETTER_NOT_FOUND', `No dead letter ${deadLetterId}`)
+  }
+}
+
+/** A message bigger than the transport takes (headers and body together); nothing of its batch was published. */
+export class MessageTooLargeError extends InvalidInputError {
+  constructor(
+    readonly messageIndex: number,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super('MESSAGE_TOO_LARGE', `Message #${messageIndex} is ${size} bytes; the limit is ${limit}`, `messages[${messageIndex}]`)
   }
 }

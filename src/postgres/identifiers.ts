@@ -12,6 +12,8 @@ export interface SchemaNames {
   migrateLockKey: string
   /** NOTIFY channel for appends to this schema. */
   channel: string
+  /** NOTIFY channel of the message transport in this schema: a delivery became ready. */
+  messagesChannel: string
 }
 
 // Plain identifiers only: no quoting surprises, and no `$` that could end a dollar-quoted function body.
@@ -39,6 +41,7 @@ export function schemaNames(name: unknown): SchemaNames {
     migrateLockKey: lockKey(`eventfold:migrate:${name}`),
     // Hashed so the channel stays short whatever the schema name (channel names have the identifier limit).
     channel: `eventfold_${hash(name).subarray(0, 8).toString('hex')}`,
+    messagesChannel: `eventfold_messages_${hash(name).subarray(0, 8).toString('hex')}`,
   }
 }
 

@@ -9,6 +9,9 @@ import type { EventStore } from '../core/types.js'
 import { PostgresBackend } from './event-store.js'
 import { schemaNames } from './identifiers.js'
 
+export type { PostgresTransport, PostgresTransportOptions } from './transport/index.js'
+export { createPostgresTransport } from './transport/index.js'
+
 export interface PostgresEventStoreOptions extends StoreOptions {
   /** e.g. `postgres://user:password@host:5432/db`; add `?application_name=…` to tag the connections. */
   connectionString: string

@@ -6,6 +6,7 @@ import type { SchemaNames } from './identifiers.js'
 import { deleteFunctionV1, tablesV1 } from './schema-v1.js'
 import { snapshotsV3 } from './schema-v3.js'
 import { processingV4 } from './schema-v4.js'
+import { transportV5 } from './schema-v5.js'
 import { messagingV6 } from './schema-v6.js'
 
 export interface Migration {
@@ -20,7 +21,7 @@ export const migrations: readonly Migration[] = [
   { version: 2, up: appendFunctionV2 },
   { version: 3, up: snapshotsV3 },
   { version: 4, up: processingV4 },
-  // Version 5 is the PostgreSQL transport's queue tables (on its way from another branch).
+  { version: 5, up: transportV5 },
   { version: 6, up: messagingV6 },
 ]
 

@@ -24,6 +24,8 @@ export class Notifier {
     private readonly channel: string,
     private readonly signal: ChangeSignal,
     private readonly logger: Logger | undefined,
+    /** Given, it gets each notification's payload instead of `signal`; `signal` still fires after every (re)connect. */
+    private readonly onPayload?: (payload: string) => void,
   ) {}
 
   /** Idempotent; the first call opens the connection. */
@@ -47,7 +49,9 @@ export class Notifier {
     // Without an 'error' listener a dropped connection would crash the process.
     client.on('error', (error) => this.logger?.warn?.('eventfold: notification connection failed', { error }))
     client.on('notification', (message) => {
-      if (message.channel === this.channel) this.signal.notify()
+      if (message.channel !== this.channel) return
+      if (this.onPayload === undefined) this.signal.notify()
+      else this.onPayload(message.payload ?? '')
     })
     client.on('end', () => {
       if (this.#client !== client) return

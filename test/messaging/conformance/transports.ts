@@ -1,5 +1,6 @@
 import type { Transport } from '../../../src/index.js'
 import { createInMemoryTransport } from '../../../src/index.js'
+import { dropSchema, PG_URL } from '../../conformance/adapters.js'
 import { createVhost, deleteVhost } from '../../rabbitmq/broker.js'
 import { unique } from './helpers.js'
 
@@ -32,13 +33,14 @@ export interface TransportFixture {
  * Every transport, by name. A new transport is a compile error here until it has a factory, and
  * then it runs the whole messaging conformance suite.
  */
-export type TransportName = 'memory' | 'rabbitmq' | 'nats' | 'redis'
+export type TransportName = 'memory' | 'rabbitmq' | 'nats' | 'redis' | 'postgres'
 
 export const transports: Record<TransportName, TransportFixture> = {
   memory: { open: openMemory },
   rabbitmq: rabbitmqFixture(),
   nats: { open: openNats },
   redis: { open: openRedis },
+  postgres: { open: openPostgres },
 }
 
 async function openMemory(): Promise<TransportUnderTest> {
@@ -208,6 +210,38 @@ async function openRedis(): Promise<TransportUnderTest> {
         const keys = await redis.keys(`${prefix}:*`)
         if (keys.length > 0) await redis.del(...keys)
       })
+    },
+  }
+}
+
+/** Quick crash recovery for the suite: a killed member's claim lapses after 1.5 s, and members look every 100 ms. */
+export const POSTGRES_TEST_SETTINGS = { visibilityTimeoutMs: 1_500, pollIntervalMs: 100, poolSize: 4 }
+
+async function openPostgres(): Promise<TransportUnderTest> {
+  // A schema per test, dropped after it.
+  const schema = `ef_msg_${unique()}`
+  const options = { connectionString: PG_URL, schema, ...POSTGRES_TEST_SETTINGS }
+  const { createPostgresTransport } = await import('../../../src/postgres/index.js')
+  const transport = await createPostgresTransport(options)
+  const others: Transport[] = []
+  return {
+    transport,
+    async connect() {
+      const other = await createPostgresTransport(options)
+      others.push(other)
+      return other
+    },
+    publishUndecodable: (type) =>
+      transport.publishRaw({
+        type,
+        headers: { ce_specversion: '1.0', ce_type: type },
+        contentType: 'application/json',
+        body: Buffer.from('{not json'),
+      }),
+    crash: { kind: 'sigkill', childEnv: { PG_SCHEMA: schema } },
+    async cleanup() {
+      await Promise.all([transport, ...others].map((t) => t.close()))
+      await dropSchema(schema)
     },
   }
 }

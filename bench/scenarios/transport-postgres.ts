@@ -1,0 +1,170 @@
+import pg from 'pg'
+import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
+import type { BackendName } from '../lib/backends.js'
+import { PG_URL } from '../lib/backends.js'
+import { now, ratio, sleep, throughput } from '../lib/measure.js'
+import { emit } from '../lib/report.js'
+
+const DATA = { amount: 42, currency: 'EUR', note: 'benchmark payload of a typical small message' }
+const PUBLISHERS = 8
+const CONCURRENCY = 16
+const KEYS = 64
+
+const unique = () => `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+
+/**
+ * The baseline: a bare queue table holding what a delivery row holds (group, key, headers, body),
+ * written with one INSERT per message and drained with DELETE … FOR UPDATE SKIP LOCKED, no
+ * transport in between (no per-key order, no attempts, no visibility timeout).
+ */
+class BareQueue {
+  readonly #table: string
+
+  constructor(
+    private readonly pool: pg.Pool,
+    schema: string,
+  ) {
+    this.#table = `"${schema}".bare_queue`
+  }
+
+  async create(): Promise<void> {
+    await this.pool.query(`CREATE TABLE ${this.#table} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      group_name text NOT NULL, partition_key text, headers json NOT NULL, body bytea NOT NULL)`)
+  }
+
+  async insert(rows: { key: string | undefined; headers: string; body: Buffer }[]): Promise<void> {
+    await this.pool.query({
+      text: `INSERT INTO ${this.#table} (group_name, partition_key, headers, body)
+        SELECT 'bench', k, h, b FROM unnest($1::text[], $2::json[], $3::bytea[]) AS m(k, h, b)`,
+      values: [rows.map((r) => r.key ?? null), rows.map((r) => r.headers), rows.map((r) => r.body)],
+    })
+  }
+
+  async analyze(schema: string): Promise<void> {
+    await this.pool.query(`ANALYZE ${this.#table}; ANALYZE "${schema}".transport_deliveries`)
+  }
+
+  /** Takes and deletes up to `limit` rows, decoding each body as a consumer would. */
+  async take(limit: number): Promise<number> {
+    const { rows } = await this.pool.query<{ body: Buffer }>({
+      text: `DELETE FROM ${this.#table} WHERE id = ANY (ARRAY(
+          SELECT id FROM ${this.#table} WHERE group_name = 'bench' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))
+        RETURNING body`,
+      values: [limit],
+    })
+    for (const row of rows) JSON.parse(row.body.toString('utf8'))
+    return rows.length
+  }
+}
+
+const headersOf = (i: number) =>
+  JSON.stringify({
+    ce_specversion: '1.0',
+    ce_id: `m-${i}`,
+    ce_source: 'bench',
+    ce_type: 'Happened',
+    ce_time: new Date().toISOString(),
+  })
+
+async function publishScenario(transport: PostgresTransport, bare: BareQueue, seconds: number, batch: number) {
+  const body = Buffer.from(JSON.stringify(DATA))
+  const raw = await throughput(PUBLISHERS, seconds * 1000, async (w, i) => {
+    await bare.insert(Array.from({ length: batch }, (_, k) => ({ key: `k${(w + i + k) % KEYS}`, headers: headersOf(i), body })))
+    return batch
+  })
+  const messages = (w: number, i: number) =>
+    Array.from({ length: batch }, (_, k) => ({ type: 'Happened', data: DATA, partitionKey: `k${(w + i + k) % KEYS}` }))
+  const published = await throughput(PUBLISHERS, seconds * 1000, async (w, i) => {
+    await transport.publish(messages(w, i))
+    return batch
+  })
+  emit({
+    bench: 'transport-publish',
+    backend: 'postgres',
+    batchSize: batch,
+    publishers: PUBLISHERS,
+    messagesPerSec: published.perSecond,
+    baseline: 'INSERT',
+    baselineMessagesPerSec: raw.perSecond,
+    ratio: ratio(published.perSecond, raw.perSecond),
+  })
+}
+
+/** Drains `count` messages already in the queue with one consumer of `CONCURRENCY`; messages per second. */
+async function drain(transport: PostgresTransport, group: string, count: number): Promise<number> {
+  let handled = 0
+  const started = now()
+  const consumer = await transport.subscribe({ group, concurrency: CONCURRENCY, handler: () => void handled++ })
+  while (handled < count) await sleep(5)
+  const elapsed = now() - started
+  await consumer.stop()
+  return Math.round((count / elapsed) * 1000)
+}
+
+async function drainBare(bare: BareQueue, count: number): Promise<number> {
+  let taken = 0
+  const started = now()
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (taken < count) {
+        const n = await bare.take(1)
+        if (n === 0) break
+        taken += n
+      }
+    }),
+  )
+  return Math.round((taken / (now() - started)) * 1000)
+}
+
+async function consumeScenario(transport: PostgresTransport, bare: BareQueue, schema: string, count: number, keyed: boolean) {
+  const group = `consume-${keyed ? 'keyed' : 'keyless'}`
+  // The group exists (and so receives) from its first subscription on; fill its queue before it consumes.
+  await (await transport.subscribe({ group, types: ['Work'], handler: () => {} })).stop()
+  const body = Buffer.from(JSON.stringify(DATA))
+  for (let from = 0; from < count; from += 500) {
+    const size = Math.min(500, count - from)
+    const key = (i: number) => (keyed ? `k${(from + i) % KEYS}` : undefined)
+    await transport.publish(Array.from({ length: size }, (_, i) => ({ type: 'Work', data: DATA, partitionKey: key(i) })))
+    await bare.insert(Array.from({ length: size }, (_, i) => ({ key: key(i), headers: headersOf(from + i), body })))
+  }
+  // Statistics as autovacuum keeps them on a live queue: without any, the planner takes the group
+  // for a few rows and sorts all of it for each claim instead of walking the claim index.
+  await bare.analyze(schema)
+  const bareRate = await drainBare(bare, count)
+  const rate = await drain(transport, group, count)
+  emit({
+    bench: 'transport-consume',
+    backend: 'postgres',
+    messages: count,
+    keyed: keyed ? KEYS : false,
+    concurrency: CONCURRENCY,
+    messagesPerSec: rate,
+    baseline: 'DELETE … FOR UPDATE SKIP LOCKED',
+    baselineMessagesPerSec: bareRate,
+    ratio: ratio(rate, bareRate),
+  })
+}
+
+/**
+ * The PostgreSQL transport beside bare SQL doing the same work in the same run: publishing
+ * (one INSERT per batch) and consuming with acknowledgements (take and delete).
+ */
+export async function transportPostgres(backends: BackendName[], { seconds, quick }: { seconds: number; quick: boolean }) {
+  if (!backends.includes('postgres')) return
+  const schema = `ef_bench_${unique()}`
+  const pool = new pg.Pool({ connectionString: PG_URL, max: CONCURRENCY + PUBLISHERS })
+  const transport = await createPostgresTransport({ connectionString: PG_URL, schema, poolSize: CONCURRENCY })
+  try {
+    const bare = new BareQueue(pool, schema)
+    await bare.create()
+    // A group subscribed to what the publish scenario sends, so every message makes a row.
+    await (await transport.subscribe({ group: 'publish', types: ['Happened'], handler: () => {} })).stop()
+    for (const batch of [1, 10]) await publishScenario(transport, bare, seconds, batch)
+    const count = quick ? 5_000 : 20_000
+    for (const keyed of [false, true]) await consumeScenario(transport, bare, schema, count, keyed)
+  } finally {
+    await transport.close()
+    await pool.query(`DROP SCHEMA "${schema}" CASCADE`)
+    await pool.end()
+  }
+}

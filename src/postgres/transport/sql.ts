@@ -1,0 +1,207 @@
+import type { SchemaNames } from '../identifiers.js'
+import type { Query } from '../sql.js'
+
+export type { Query }
+
+/** A message as it is stored: the binary-mode CloudEvent plus what routing and ordering need. */
+export interface StoredWire {
+  id: string
+  type: string
+  partitionKey: string | undefined
+  /** Binary-mode headers as a JSON object of strings. */
+  headers: string
+  contentType: string | undefined
+  body: Buffer
+}
+
+/** A delivery row as the claim returns it (the adapter's type parsers give int8 as bigint, the rest as text). */
+export interface DeliveryRow {
+  id: bigint
+  partition_key: string | null
+  headers: string
+  content_type: string | null
+  body: string
+  attempt: string
+}
+
+export interface DeadLetterRow {
+  id: string
+  headers: string
+  content_type: string | null
+  body: string
+  error: string
+  attempts: string
+  origin: string
+  dead_ms: bigint
+}
+
+const ms = (param: string) => `(${param}::float8 * interval '1 millisecond')`
+
+/**
+ * Tells the listeners on the schema's channel which groups got work, once the statement's
+ * transaction commits: the payload is the groups' names, comma-separated (names cannot hold a
+ * comma), or '' for "every group" when they would not fit a notification's 8000 bytes.
+ */
+const notifyAfter = (cte: string, channelParam: string) =>
+  `SELECT pg_notify(${channelParam}, CASE WHEN octet_length(c.groups) <= ${NOTIFY_PAYLOAD_BYTES} THEN c.groups ELSE '' END)
+    FROM (SELECT string_agg(DISTINCT group_name, ',') AS groups FROM ${cte}) c WHERE c.groups IS NOT NULL`
+
+const NOTIFY_PAYLOAD_BYTES = 7_000
+
+/** Idempotent: a group takes the union of every type any of its members asked for ('' = all). */
+export const subscribe = ({ quoted: s }: SchemaNames, group: string, types: readonly string[] | undefined): Query => ({
+  text: `INSERT INTO ${s}.transport_subscriptions (group_name, type) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING`,
+  values: [group, types ?? ['']],
+})
+
+/**
+ * One statement for the whole batch: a row per message and subscribed group, numbered in batch
+ * order, so the batch is all or nothing and keeps its order. No lock: concurrent publishers order
+ * their rows by their ids, and a consumer never takes two rows of one key at once (see `claim`).
+ */
+export function publish(names: SchemaNames, messages: readonly StoredWire[]): Query {
+  const s = names.quoted
+  return {
+    text: `WITH inserted AS (
+        INSERT INTO ${s}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
+        SELECT sub.group_name, m.id, m.type, m.partition_key, m.headers, m.content_type, m.body
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::json[], $5::text[], $6::bytea[])
+          WITH ORDINALITY AS m(id, type, partition_key, headers, content_type, body, ord)
+        JOIN ${s}.transport_subscriptions sub ON sub.type = m.type OR sub.type = ''
+        ORDER BY m.ord, sub.group_name
+        RETURNING group_name
+      )
+      ${notifyAfter('inserted', '$7')}`,
+    values: [
+      messages.map((m) => m.id),
+      messages.map((m) => m.type),
+      messages.map((m) => m.partitionKey ?? null),
+      messages.map((m) => m.headers),
+      messages.map((m) => m.contentType ?? null),
+      messages.map((m) => m.body),
+      names.messagesChannel,
+    ],
+  }
+}
+
+/**
+ * Takes up to `limit` rows of a group for `owner`: ready ones whose retry delay is over, and active
+ * ones whose owner's claim lapsed (it died). FOR UPDATE SKIP LOCKED lets competing members claim at
+ * once without waiting on each other; a row another member just claimed is re-checked on its new
+ * version and skipped. Per-key order: a keyed row waits while an earlier row of its key exists in
+ * any state (a retry, one in hand), or a later one is held (published by a concurrent transaction
+ * that committed first), so one key is never in two hands. \`= ANY (ARRAY(…))\` rather than \`IN (…)\`:
+ * the planner would hash-join the IN against a scan of the whole table; the array is computed
+ * once, then each row is fetched by its primary key.
+ */
+export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, limit: number, lockMs: number): Query => ({
+  text: `UPDATE ${s}.transport_deliveries d
+    SET state = 'active', attempt = d.attempt + 1, owner = $2, locked_until = now() + ${ms('$4')}
+    WHERE d.id = ANY (ARRAY(
+      SELECT c.id FROM ${s}.transport_deliveries c
+      WHERE c.group_name = $1
+        AND ((c.state = 'ready' AND c.visible_at <= now()) OR (c.state = 'active' AND c.locked_until < now()))
+        AND (c.partition_key IS NULL OR NOT EXISTS (
+          SELECT 1 FROM ${s}.transport_deliveries e
+          WHERE e.group_name = c.group_name AND e.partition_key = c.partition_key AND e.id <> c.id
+            AND (e.id < c.id OR (e.state = 'active' AND e.locked_until >= now()))
+        ))
+      ORDER BY c.id
+      LIMIT $3
+      FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING d.id, d.partition_key, d.headers::text AS headers, d.content_type, encode(d.body, 'hex') AS body, d.attempt`,
+  values: [group, owner, limit, lockMs],
+})
+
+/** Every settling statement names the claim it settles: a row that lapsed and was claimed again is not ours any more. */
+const MINE = `id = $1 AND owner = $2 AND attempt = $3 AND state = 'active'`
+
+export interface Claim {
+  id: bigint
+  owner: string
+  attempt: number
+}
+
+const claimValues = (c: Claim) => [c.id.toString(), c.owner, c.attempt]
+
+/** Done: the row goes. */
+export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query => ({
+  text: `DELETE FROM ${s}.transport_deliveries WHERE ${MINE}`,
+  values: claimValues(c),
+})
+
+/** Back to ready after `delayMs`, on the database's clock like every other time here. */
+export const retry = ({ quoted: s }: SchemaNames, c: Claim, delayMs: number): Query => ({
+  text: `UPDATE ${s}.transport_deliveries SET state = 'ready', owner = NULL, locked_until = NULL, visible_at = now() + ${ms('$4')}
+    WHERE ${MINE}`,
+  values: [...claimValues(c), delayMs],
+})
+
+/**
+ * Hands a row back at once, for another member. `uncount` takes back the claim's attempt when
+ * the handler never saw the message (a claim that landed while its consumer stopped).
+ */
+export const release = (names: SchemaNames, c: Claim, uncount: boolean): Query => ({
+  text: `WITH released AS (
+      UPDATE ${names.quoted}.transport_deliveries
+      SET state = 'ready', owner = NULL, locked_until = NULL, attempt = attempt - $4::int
+      WHERE ${MINE} RETURNING group_name
+    )
+    ${notifyAfter('released', '$5')}`,
+  values: [...claimValues(c), uncount ? 1 : 0, names.messagesChannel],
+})
+
+/** Moves the row to the dead letters in one statement, hence one transaction: never both, never neither. */
+export function bury(
+  { quoted: s }: SchemaNames,
+  c: Claim,
+  letter: { id: string; error: string; attempts: number; origin: string },
+): Query {
+  return {
+    text: `WITH dead AS (DELETE FROM ${s}.transport_deliveries WHERE ${MINE} RETURNING *)
+      INSERT INTO ${s}.transport_dead_letters
+        (id, group_name, type, partition_key, headers, content_type, body, error, attempts, origin)
+      SELECT $4, group_name, type, partition_key, headers, content_type, body, $5::json, $6, $7 FROM dead`,
+    values: [...claimValues(c), letter.id, letter.error, letter.attempts, letter.origin],
+  }
+}
+
+/** Keeps this member's claims from lapsing while their handlers run. */
+export const extend = ({ quoted: s }: SchemaNames, owner: string, ids: readonly bigint[], lockMs: number): Query => ({
+  text: `UPDATE ${s}.transport_deliveries SET locked_until = now() + ${ms('$3')}
+    WHERE id = ANY ($2::int8[]) AND owner = $1 AND state = 'active'`,
+  values: [owner, ids.map(String), lockMs],
+})
+
+export const listDeadLetters = ({ quoted: s }: SchemaNames, group: string, limit: number | null): Query => ({
+  text: `SELECT id, headers::text AS headers, content_type, encode(body, 'hex') AS body, error::text AS error, attempts, origin,
+      (extract(epoch FROM dead_at) * 1000)::int8 AS dead_ms
+    FROM ${s}.transport_dead_letters WHERE group_name = $1 ORDER BY seq LIMIT $2`,
+  values: [group, limit],
+})
+
+/** Locks the letters a replay or discard is about to take: a concurrent one waits, then finds them gone. */
+export const lockDeadLetters = ({ quoted: s }: SchemaNames, group: string, ids: readonly string[]): Query => ({
+  text: `SELECT id FROM ${s}.transport_dead_letters WHERE group_name = $1 AND id = ANY ($2::text[]) FOR UPDATE`,
+  values: [group, ids],
+})
+
+/** Back to the end of the group's queue with a fresh attempt count, in the order they died. */
+export const replayDeadLetters = (names: SchemaNames, group: string, ids: readonly string[]): Query => ({
+  text: `WITH taken AS (
+      DELETE FROM ${names.quoted}.transport_dead_letters WHERE group_name = $1 AND id = ANY ($2::text[])
+      RETURNING seq, id, group_name, type, partition_key, headers, content_type, body
+    ), replayed AS (
+      INSERT INTO ${names.quoted}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
+      SELECT group_name, id, type, partition_key, headers, content_type, body FROM taken ORDER BY seq
+      RETURNING group_name
+    )
+    ${notifyAfter('replayed', '$3')}`,
+  values: [group, ids, names.messagesChannel],
+})
+
+export const discardDeadLetters = ({ quoted: s }: SchemaNames, group: string, ids: readonly string[]): Query => ({
+  text: `DELETE FROM ${s}.transport_dead_letters WHERE group_name = $1 AND id = ANY ($2::text[])`,
+  values: [group, ids],
+})

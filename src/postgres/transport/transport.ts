@@ -1,0 +1,163 @@
+import pg from 'pg'
+import { InvalidInputError } from '../../core/errors.js'
+import { ChangeSignal } from '../../core/signal.js'
+import type { Logger } from '../../core/types.js'
+import type { IncomingBinaryMessage } from '../../messaging/binary-mode.js'
+import { createMessage, type OutgoingMessage } from '../../messaging/envelope.js'
+import { MessageTooLargeError, TransportClosedError } from '../../messaging/errors.js'
+import { resolveSubscription } from '../../messaging/retry.js'
+import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../../messaging/types.js'
+import type { SchemaNames } from '../identifiers.js'
+import { migrate } from '../migrations.js'
+import { Notifier } from '../notifier.js'
+import { typeParsers } from '../rows.js'
+import { type ConsumerSettings, PostgresConsumer } from './consumer.js'
+import { Db, toTransportError } from './db.js'
+import { PostgresDeadLetters } from './dead-letters.js'
+import * as sql from './sql.js'
+import { storedSize, toStoredWire } from './wire.js'
+
+export interface PostgresTransportSettings extends ConsumerSettings {
+  connectionString: string
+  names: SchemaNames
+  poolSize: number
+  source: string
+  maxMessageBytes: number
+  logger: Logger | undefined
+}
+
+/** Wakes the consumers a notification concerns: those of the groups it names, or all of them. */
+class Wakeups extends ChangeSignal {
+  constructor(private readonly consumers: ReadonlySet<PostgresConsumer>) {
+    super()
+  }
+
+  /** After every (re)connect: notifications may have been missed meanwhile. */
+  override notify(): void {
+    super.notify()
+    for (const consumer of this.consumers) consumer.wake()
+  }
+
+  forPayload(payload: string): void {
+    if (payload === '') {
+      this.notify()
+      return
+    }
+    const groups = new Set(payload.split(','))
+    for (const consumer of this.consumers) if (groups.has(consumer.group)) consumer.wake()
+  }
+}
+
+/** A queue in tables: see `createPostgresTransport`. SQL lives in `sql.ts`, consuming in `consumer.ts`. */
+export class PostgresTransport implements Transport {
+  readonly capabilities: TransportCapabilities = {
+    supportsOrderingKey: true,
+    // A retry waits in its row (`visible_at`), not in the consumer's memory.
+    supportsDelayedDelivery: true,
+    // The move to the dead letters is atomic, but a consumer makes it, also for a message over the
+    // delivery limit (it buries it when it claims it); nothing in the database gives up by itself.
+    supportsNativeDeadLettering: false,
+    survivesConsumerCrash: true,
+    // A row waiting for its retry is the earliest of its key, so it blocks the key's later rows.
+    retriesKeepKeyOrder: true,
+  }
+  readonly deadLetters: PostgresDeadLetters
+  readonly #pool: pg.Pool
+  readonly #db: Db
+  readonly #notifier: Notifier
+  readonly #consumers = new Set<PostgresConsumer>()
+  #closed = false
+
+  constructor(private readonly settings: PostgresTransportSettings) {
+    const { connectionString, names, poolSize, logger } = settings
+    const connection = { connectionString, types: typeParsers }
+    this.#pool = new pg.Pool({ ...connection, max: poolSize, connectionTimeoutMillis: 10_000, keepAlive: true })
+    // An idle client whose connection drops emits here; unhandled, it would crash the process.
+    this.#pool.on('error', (error) => logger?.warn?.('eventfold: idle PostgreSQL connection failed', { error }))
+    this.#db = new Db(this.#pool, logger)
+    const wakeups = new Wakeups(this.#consumers)
+    this.#notifier = new Notifier(connection, names.messagesChannel, wakeups, logger, (payload) => wakeups.forPayload(payload))
+    this.deadLetters = new PostgresDeadLetters(this.#db, names, () => this.#checkOpen())
+  }
+
+  /** Brings the schema up to date (the store's migrations, the transport's tables among them). */
+  async open(): Promise<void> {
+    try {
+      await migrate(this.#pool, this.settings.names, this.settings.logger)
+    } catch (error) {
+      await this.#pool.end().catch(() => {})
+      throw toTransportError(error)
+    }
+  }
+
+  async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
+    this.#checkOpen()
+    const created = messages.map((m, i) => createMessage(m, this.settings.source, i))
+    const wires = created.map(toStoredWire)
+    this.#checkSizes(wires)
+    if (wires.length > 0) await this.#db.query(sql.publish(this.settings.names, wires))
+    return { ids: created.map((m) => m.id) }
+  }
+
+  /**
+   * Puts bytes in the queue as if another producer had sent them (binary-mode `ce_` headers plus
+   * body); they are decoded on delivery. For tests of undecodable messages and for bridges.
+   */
+  async publishRaw(wire: IncomingBinaryMessage & { type: string; id?: string; partitionKey?: string }): Promise<void> {
+    this.#checkOpen()
+    if (typeof wire.type !== 'string' || wire.type === '')
+      throw new InvalidInputError('INVALID_ARGUMENT', 'type must be a non-empty string', 'type')
+    const headers: Record<string, string> = {}
+    for (const [name, value] of Object.entries(wire.headers)) headers[name] = String(value)
+    const stored = {
+      id: wire.id ?? crypto.randomUUID(),
+      type: wire.type,
+      partitionKey: wire.partitionKey,
+      headers: JSON.stringify(headers),
+      contentType: wire.contentType,
+      body: Buffer.from(wire.body),
+    }
+    this.#checkSizes([stored])
+    await this.#db.query(sql.publish(this.settings.names, [stored]))
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Consumer> {
+    this.#checkOpen()
+    const subscription = resolveSubscription(options)
+    const { names, logger, visibilityTimeoutMs, pollIntervalMs, deliveryLimit } = this.settings
+    const consumer = new PostgresConsumer(
+      {
+        db: this.#db,
+        names,
+        logger,
+        settings: { visibilityTimeoutMs, pollIntervalMs, deliveryLimit },
+        onStop: (c) => this.#consumers.delete(c),
+      },
+      subscription,
+    )
+    await consumer.start()
+    this.#consumers.add(consumer)
+    this.#notifier.start()
+    return consumer
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.all([...this.#consumers].map((c) => c.stop()))
+    await this.#notifier.stop()
+    await this.#pool.end()
+  }
+
+  #checkSizes(wires: readonly sql.StoredWire[]): void {
+    const limit = this.settings.maxMessageBytes
+    wires.forEach((wire, i) => {
+      const size = storedSize(wire)
+      if (size > limit) throw new MessageTooLargeError(i, size, limit)
+    })
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new TransportClosedError()
+  }
+}

@@ -1,0 +1,3 @@
+import { messagingConformance } from './conformance/suite.js'
+
+messagingConformance('postgres')
