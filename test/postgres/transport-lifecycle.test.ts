@@ -5,7 +5,7 @@ import { deferred, waitFor } from '../messaging/conformance/helpers.js'
 import { admin, DATABASE_URL, dropSchema, uniqueSchema } from './helpers.js'
 
 const schema = uniqueSchema('transport_lifecycle')
-const settings = { connectionString: DATABASE_URL, schema, visibilityTimeoutMs: 1_000, pollIntervalMs: 50 }
+const settings = { connectionString: DATABASE_URL, schema, visibilityTimeoutMs: 2_000, pollIntervalMs: 50 }
 const opened: PostgresTransport[] = []
 
 async function open(): Promise<PostgresTransport> {
@@ -49,9 +49,11 @@ it('a handler that runs past the visibility timeout keeps its message: the heart
   }
   const { ids } = await first.publish([{ type: 'Slow', data: 1 }])
   await waitFor('the first delivery', () => deliveries.length === 1)
-  // Watch the claim be extended two whole timeouts beyond where it started, while another member polls.
+  // Wait until the claim reaches past where its first extension could only have been made half a
+  // second after the original claim lapsed: without the heartbeat, the other member (polling every
+  // 50 ms) would have taken the message by then.
   const [start] = await lockedUntil('slow')
-  await waitFor('the claim to be extended two timeouts on', async () => ((await lockedUntil('slow'))[0] ?? 0) > start! + 2_000)
+  await waitFor('the claim to be extended', async () => ((await lockedUntil('slow'))[0] ?? 0) > start! + 2_500)
   release.resolve()
   await waitFor('the row to go', async () => (await lockedUntil('slow')).length === 0)
   expect(deliveries.map((d) => [d.message.id, d.message.attempt])).toEqual([[ids[0], 1]])

@@ -17,7 +17,6 @@ export interface StoredWire {
 /** A delivery row as the claim returns it (the adapter's type parsers give int8 as bigint, the rest as text). */
 export interface DeliveryRow {
   id: bigint
-  partition_key: string | null
   headers: string
   content_type: string | null
   body: string
@@ -110,7 +109,7 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
       LIMIT $3
       FOR UPDATE SKIP LOCKED
     ))
-    RETURNING d.id, d.partition_key, d.headers::text AS headers, d.content_type, encode(d.body, 'hex') AS body, d.attempt`,
+    RETURNING d.id, d.headers::text AS headers, d.content_type, encode(d.body, 'hex') AS body, d.attempt`,
   values: [group, owner, limit, lockMs],
 })
 

@@ -108,7 +108,9 @@ export class PostgresTransport implements Transport {
     if (typeof wire.type !== 'string' || wire.type === '')
       throw new InvalidInputError('INVALID_ARGUMENT', 'type must be a non-empty string', 'type')
     const headers: Record<string, string> = {}
-    for (const [name, value] of Object.entries(wire.headers)) headers[name] = String(value)
+    for (const [name, value] of Object.entries(wire.headers)) {
+      headers[name] = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
+    }
     const stored = {
       id: wire.id ?? crypto.randomUUID(),
       type: wire.type,
