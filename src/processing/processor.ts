@@ -22,7 +22,7 @@ interface Batch {
 class ProcessorImpl implements Processor {
   readonly name: string
   readonly parked: ParkedApi
-  readonly done: Promise<void>
+  #done: Promise<void>
   readonly #options: ProcessorOptions
   readonly #backend: ProcessingBackend
   readonly #setup: HandlingSetup
@@ -41,6 +41,7 @@ class ProcessorImpl implements Processor {
   #status: ProcessorStats['status'] = 'stopped'
   #abort = new AbortController()
   #loop: Promise<void> | undefined
+  #starting: Promise<void> | undefined
   #settle: { resolve: () => void; reject: (error: unknown) => void } = { resolve: () => {}, reject: () => {} }
   #progress = new Set<() => void>()
 
@@ -61,14 +62,37 @@ class ProcessorImpl implements Processor {
     this.#setup = { ...base, handle: userHandler(base, options.handler, options.handleBatch) }
     this.#membership = new Membership(this.#backend, options.name, member, this.#partitions, leaseMs, options.logger)
     this.parked = new ParkedApi(this.#backend, options.store, this.#setup, () => this.#wake())
-    this.done = new Promise((resolve, reject) => {
-      this.#settle = { resolve, reject }
-    })
-    this.done.catch(() => {})
+    this.#done = this.#newRun()
   }
 
-  async start(): Promise<void> {
-    if (this.#loop !== undefined) return
+  /** Settles when the current (or last) run ends. */
+  get done(): Promise<void> {
+    return this.#done
+  }
+
+  #newRun(): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => {
+      this.#settle = { resolve, reject }
+    })
+    done.catch(() => {})
+    return done
+  }
+
+  start(): Promise<void> {
+    // Concurrent calls share one start; a processor stopped (or failed) earlier starts a new run.
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined
+    })
+    return this.#starting
+  }
+
+  async #start(): Promise<void> {
+    if (this.#loop !== undefined && this.#status === 'running') return
+    if (this.#loop !== undefined) {
+      await this.#loop
+      this.#abort = new AbortController()
+      this.#done = this.#newRun()
+    }
     const head = () => this.#backend.headPosition()
     const start = await checkpointFor(this.#options.store, this.#options.startFrom ?? 'start', head)
     await this.#backend.ensurePartitions(this.name, this.#partitions, start)
@@ -78,6 +102,7 @@ class ProcessorImpl implements Processor {
   }
 
   async stop(): Promise<void> {
+    await this.#starting?.catch(() => {})
     if (this.#loop === undefined) return
     this.#abort.abort()
     await this.#loop

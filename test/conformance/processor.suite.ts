@@ -82,6 +82,27 @@ export function processorSuite({ store }: SuiteContext) {
       ])
     })
 
+    it('starts again after a stop, and concurrent starts share one run', async () => {
+      const seen: bigint[] = []
+      const p = createProcessor({
+        store: store(),
+        name: 'restartable',
+        leaseMs: 1_000,
+        handler: (e) => void seen.push(e.position),
+      })
+      running.push(p)
+      await Promise.all([p.start(), p.start()])
+      const first = await store().appendToStream('r', events(1))
+      await p.waitFor(first.position)
+      await p.stop()
+      expect(p.stats().status).toBe('stopped')
+      const second = await store().appendToStream('r', events(1))
+      await p.start()
+      await p.waitFor(second.position)
+      expect(seen).toEqual([first.position, second.position])
+      expect(p.stats().status).toBe('running')
+    })
+
     it('handles live events after catching up, and waitFor resolves once they are handled', async () => {
       const seen = recorder()
       const p = await start({ name: 'live', handler: seen.handler })
