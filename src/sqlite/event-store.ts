@@ -81,7 +81,7 @@ class SqliteBackend implements StoreBackend {
     this.pollIntervalMs = options.pollIntervalMs ?? 250
     this.#inline = checkInlineProjections(options.inlineProjections) as readonly Projection[]
     // WAL lets readers (subscriptions, other processes) run while a writer commits.
-    this.#db.pragma('journal_mode = WAL')
+    enableWal(this.#db, options.busyTimeoutMs ?? 5000)
     this.#db.pragma('foreign_keys = ON')
     // A private in-memory database exists only on its own connection.
     this.#reader =
@@ -278,6 +278,29 @@ class SqliteBackend implements StoreBackend {
   async close(): Promise<void> {
     if (this.#reader.open) this.#reader.close()
     if (this.#db.open) this.#db.close()
+  }
+}
+
+/**
+ * Switches the file to WAL. When several processes open the same new file at once, the switch can
+ * fail with SQLITE_BUSY without waiting on the busy handler: wait a moment and try again. A
+ * constructor cannot await, so the wait blocks, briefly, as SQLite's own busy handler would.
+ */
+function enableWal(db: Database.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL')
+      return
+    } catch (error) {
+      const code = String((error as { code?: unknown }).code)
+      if (!code.startsWith('SQLITE_BUSY') || Date.now() > deadline)
+        return void guard(() => {
+          throw error
+        })
+      Atomics.wait(pause, 0, 0, 5 + Math.random() * 20)
+    }
   }
 }
 

@@ -41,3 +41,19 @@ it('keeps expected-revision checks atomic across processes sharing one file, and
   expectWellOrdered(seen)
   await observer.close()
 }, 90_000)
+
+it('lets several processes open and migrate one brand-new file at the same moment', async () => {
+  const path = join(dir, 'fresh.db')
+  const fixture = join(import.meta.dirname, 'fixtures', 'writer.ts')
+  const startAt = String(Date.now() + 2_000)
+  // Not created beforehand: each child opens the missing file, switches it to WAL and migrates.
+  const outputs = await Promise.all(
+    Array.from({ length: 4 }, (_, w) =>
+      run(process.execPath, ['--import', 'tsx', fixture, path, `w${w}`, '3', startAt, 'open-at-start'], { timeout: 60_000 }),
+    ),
+  )
+  expect(outputs).toHaveLength(4)
+  const store = createSqliteEventStore({ path })
+  expect(await collect(store.readStream('shared'))).toHaveLength(12)
+  await store.close()
+}, 90_000)
