@@ -1,3 +1,13 @@
+import {
+  compareLengths,
+  compareNumbers,
+  compareStrings,
+  lowerBound,
+  num,
+  type Report,
+  upperBound,
+  where,
+} from './compare-ranges.js'
 import { canonicalJson, deref, isObject, type JsonSchema, storedForm } from './json-schema.js'
 
 export type DifferenceKind =
@@ -40,7 +50,6 @@ const TYPES = ['null', 'boolean', 'integer', 'number', 'string', 'array', 'objec
 
 const join = (path: string, key: string) => (path === '' ? key : `${path}.${key}`)
 const show = (value: unknown) => canonicalJson(value)
-const where = (path: string) => (path === '' ? 'the payload' : `'${path}'`)
 
 /**
  * Whether every payload valid under `writer` is valid under `reader`, keyword by keyword; each way
@@ -81,8 +90,6 @@ function alreadyCompared(w: object, r: object, ctx: Context): boolean {
   return false
 }
 
-type Report = (kind: DifferenceKind, message: string) => void
-
 function compareObjects(w: JsonSchema, r: JsonSchema, path: string, ctx: Context, report: Report): void {
   const writerBranches = branches(w)
   if (writerBranches !== undefined) {
@@ -115,8 +122,8 @@ function compareObjects(w: JsonSchema, r: JsonSchema, path: string, ctx: Context
     }
   }
   const shared = (writerTypes ?? TYPES).filter((t) => readerTypes === undefined || accepts(readerTypes, t))
-  if (shared.includes('number') || shared.includes('integer')) compareNumbers(w, r, path, ctx, report)
-  if (shared.includes('string')) compareStrings(w, r, path, ctx, report)
+  if (shared.includes('number') || shared.includes('integer')) compareNumbers(w, r, path, ctx.sides, report)
+  if (shared.includes('string')) compareStrings(w, r, path, ctx.sides, report)
   if (shared.includes('array')) compareArrays(w, r, path, ctx, report)
   if (shared.includes('object')) compareFields(w, r, path, ctx, report)
   compareUnsupported(w, r, path, report)
@@ -214,95 +221,8 @@ function typesOf(schema: JsonSchema): string[] | undefined {
 const accepts = (readerTypes: string[], type: string) =>
   readerTypes.includes(type) || (type === 'integer' && readerTypes.includes('number'))
 
-const num = (value: unknown) => (typeof value === 'number' ? value : undefined)
-
-function lowerBound(schema: JsonSchema): { value: number; exclusive: boolean } | undefined {
-  const min = num(schema.minimum)
-  const exclusive = num(schema.exclusiveMinimum)
-  if (exclusive !== undefined && (min === undefined || exclusive >= min)) return { value: exclusive, exclusive: true }
-  return min === undefined ? undefined : { value: min, exclusive: false }
-}
-
-function upperBound(schema: JsonSchema): { value: number; exclusive: boolean } | undefined {
-  const max = num(schema.maximum)
-  const exclusive = num(schema.exclusiveMaximum)
-  if (exclusive !== undefined && (max === undefined || exclusive <= max)) return { value: exclusive, exclusive: true }
-  return max === undefined ? undefined : { value: max, exclusive: false }
-}
-
-const bound = (b: { value: number; exclusive: boolean } | undefined, side: 'min' | 'max') =>
-  b === undefined ? 'no limit' : `${side === 'min' ? (b.exclusive ? '>' : '≥') : b.exclusive ? '<' : '≤'} ${b.value}`
-
-function compareNumbers(w: JsonSchema, r: JsonSchema, path: string, ctx: Context, report: Report): void {
-  const { sides } = ctx
-  const [wLow, rLow] = [lowerBound(w), lowerBound(r)]
-  if (
-    rLow !== undefined &&
-    (wLow === undefined || wLow.value < rLow.value || (wLow.value === rLow.value && rLow.exclusive && !wLow.exclusive))
-  ) {
-    report(
-      'RANGE_NARROWED',
-      `${where(path)}: ${sides.reader} requires ${bound(rLow, 'min')}, ${sides.writer} allows ${bound(wLow, 'min')}`,
-    )
-  }
-  const [wHigh, rHigh] = [upperBound(w), upperBound(r)]
-  if (
-    rHigh !== undefined &&
-    (wHigh === undefined || wHigh.value > rHigh.value || (wHigh.value === rHigh.value && rHigh.exclusive && !wHigh.exclusive))
-  ) {
-    report(
-      'RANGE_NARROWED',
-      `${where(path)}: ${sides.reader} requires ${bound(rHigh, 'max')}, ${sides.writer} allows ${bound(wHigh, 'max')}`,
-    )
-  }
-  const [wStep, rStep] = [num(w.multipleOf), num(r.multipleOf)]
-  if (rStep !== undefined && (wStep === undefined || !Number.isInteger(wStep / rStep))) {
-    report('RANGE_NARROWED', `${where(path)}: ${sides.reader} requires a multiple of ${rStep}, ${sides.writer} does not`)
-  }
-}
-
-function compareLengths(
-  w: JsonSchema,
-  r: JsonSchema,
-  keys: [string, string],
-  what: string,
-  path: string,
-  ctx: Context,
-  report: Report,
-) {
-  const { sides } = ctx
-  const [min, max] = keys
-  const [wMin, rMin] = [num(w[min]) ?? 0, num(r[min]) ?? 0]
-  if (rMin > wMin)
-    report('RANGE_NARROWED', `${where(path)}: ${sides.reader} requires at least ${rMin} ${what}, ${sides.writer} allows ${wMin}`)
-  const [wMax, rMax] = [num(w[max]), num(r[max])]
-  if (rMax !== undefined && (wMax === undefined || wMax > rMax)) {
-    report(
-      'RANGE_NARROWED',
-      `${where(path)}: ${sides.reader} allows at most ${rMax} ${what}, ${sides.writer} ${wMax === undefined ? 'has no limit' : `allows ${wMax}`}`,
-    )
-  }
-}
-
-function compareStrings(w: JsonSchema, r: JsonSchema, path: string, ctx: Context, report: Report): void {
-  const { sides } = ctx
-  compareLengths(w, r, ['minLength', 'maxLength'], 'characters', path, ctx, report)
-  if (typeof r.pattern === 'string' && r.pattern !== w.pattern) {
-    report(
-      'PATTERN_CHANGED',
-      `${where(path)}: ${sides.reader} requires the pattern ${show(r.pattern)}, ${sides.writer} ${typeof w.pattern === 'string' ? `had ${show(w.pattern)}` : 'had none'}`,
-    )
-  }
-  if (typeof r.format === 'string' && r.format !== w.format) {
-    report(
-      'FORMAT_CHANGED',
-      `${where(path)}: ${sides.reader} requires the format '${r.format}', ${sides.writer} ${typeof w.format === 'string' ? `had '${w.format}'` : 'had none'}`,
-    )
-  }
-}
-
 function compareArrays(w: JsonSchema, r: JsonSchema, path: string, ctx: Context, report: Report): void {
-  compareLengths(w, r, ['minItems', 'maxItems'], 'items', path, ctx, report)
+  compareLengths(w, r, ['minItems', 'maxItems'], 'items', path, ctx.sides, report)
   if (r.uniqueItems === true && w.uniqueItems !== true) {
     report('RANGE_NARROWED', `${where(path)}: ${ctx.sides.reader} requires unique items, ${ctx.sides.writer} does not`)
   }
