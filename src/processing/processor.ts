@@ -1,23 +1,19 @@
 import { randomUUID } from 'node:crypto'
 import { backoff } from '../command/backoff.js'
 import { maxOf, minOf } from '../core/bigints.js'
-import { EventfoldError, InvalidInputError, isEventfoldError } from '../core/errors.js'
-import { type DocumentStore, describeError, type ProcessingBackend, processingOf } from '../core/internal.js'
+import { EventfoldError, isEventfoldError } from '../core/errors.js'
+import { type DocumentStore, describeError, type ProcessingBackend } from '../core/internal.js'
 import type { RecordedEvent } from '../core/types.js'
 import { type HandlingSetup, handleInTx, parkedRecord, userHandler } from './handling.js'
 import { Membership } from './membership.js'
+import { backendOf, positiveInt, sleep } from './options.js'
 import { ParkedApi } from './parked.js'
 import { partitionOf } from './partitioning.js'
+import { type Batch, readBatch } from './read-batch.js'
 import { checkpointFor } from './start-position.js'
 import { Durations } from './stats.js'
 import type { Processor, ProcessorOptions, ProcessorStart, ProcessorStats, WaitForOptions } from './types.js'
 import { waitForCheckpoints } from './wait-for.js'
-
-interface Batch {
-  events: RecordedEvent[]
-  /** Every event up to here was read (the batch's last position, or the head when caught up). */
-  end: bigint
-}
 
 class ProcessorImpl implements Processor {
   readonly name: string
@@ -163,25 +159,9 @@ class ProcessorImpl implements Processor {
   }
 
   async #read(): Promise<Batch> {
-    const from = minOf(this.#held.values(), 0n)
     const head = await this.#backend.headPosition()
     this.#head = head
-    const filter = this.#options.filter
-    // One event more than a batch: it tells whether the batch's last stored event is complete.
-    const read = await collect(this.#options.store.readAll({ after: from, maxCount: this.#batchSize + 1, filter }))
-    if (read.length <= this.#batchSize) {
-      // Reached the end: everything up to the head read before it is seen, filtered out or not.
-      return { events: read, end: maxOf([read.at(-1)?.position ?? from, head], head) }
-    }
-    const next = read.pop() as RecordedEvent
-    const last = read.at(-1) as RecordedEvent
-    if (next.position !== last.position) return { events: read, end: last.position }
-    // The batch ends inside the events one stored event upcasts into (they share a position): it
-    // stops before that position, which the next batch reads whole.
-    const whole = read.filter((e) => e.position !== last.position)
-    if (whole.length > 0) return { events: whole, end: (whole.at(-1) as RecordedEvent).position }
-    const all = await collect(this.#options.store.readAll({ after: last.position - 1n, filter }), last.position)
-    return { events: all, end: last.position }
+    return readBatch(this.#options.store, minOf(this.#held.values(), 0n), head, this.#batchSize, this.#options.filter)
   }
 
   /** The events of held partitions this instance has not handled yet. */
@@ -342,39 +322,6 @@ class ProcessorImpl implements Processor {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })
-
-function positiveInt(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value
-  throw new InvalidInputError('INVALID_ARGUMENT', `${field} must be a whole number ≥ 1`, field)
-}
-
-function backendOf(options: ProcessorOptions): ProcessingBackend {
-  if (typeof options?.name !== 'string' || options.name === '' || options.name.length > 200) {
-    throw new InvalidInputError('INVALID_ARGUMENT', 'name must be a non-empty string of at most 200 characters', 'name')
-  }
-  if ((options.handler === undefined) === (options.handleBatch === undefined)) {
-    throw new InvalidInputError('INVALID_ARGUMENT', 'give exactly one of handler and handleBatch', 'handler')
-  }
-  if (options.onFailure !== undefined && options.onFailure !== 'park' && options.onFailure !== 'stop') {
-    throw new InvalidInputError('INVALID_ARGUMENT', `onFailure must be 'park' or 'stop'`, 'onFailure')
-  }
-  const backend = processingOf(options.store)
-  if (backend === undefined) {
-    throw new EventfoldError('PROCESSING_UNSUPPORTED', 'This event store keeps no processor checkpoints')
-  }
-  return backend
-}
-
 /**
  * A durable, checkpointed consumer of the log. Instances with the same name share the work by
  * partitions of the stream-id hash; each partition is leased to one instance at a time, so the
@@ -386,14 +333,4 @@ function backendOf(options: ProcessorOptions): ProcessingBackend {
  */
 export function createProcessor<Tx = unknown>(options: ProcessorOptions<Tx>): Processor {
   return new ProcessorImpl(options as ProcessorOptions)
-}
-
-/** The events of a read, or, with `only`, those at that position (a read is in position order). */
-async function collect(events: AsyncIterable<RecordedEvent>, only?: bigint): Promise<RecordedEvent[]> {
-  const found: RecordedEvent[] = []
-  for await (const event of events) {
-    if (only !== undefined && event.position !== only) break
-    found.push(event)
-  }
-  return found
 }
