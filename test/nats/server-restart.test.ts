@@ -1,0 +1,93 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, expect, it } from 'vitest'
+import type { Transport } from '../../src/index.js'
+import { createNatsTransport } from '../../src/nats/index.js'
+import { waitFor } from '../messaging/conformance/helpers.js'
+import { NATS_TEST_SETTINGS } from '../messaging/conformance/transports.js'
+
+// A NATS server of this test's own, on a free port with its own JetStream directory: restarting
+// the machine's shared server would disturb every other test file running at the same time.
+const storeDir = mkdtempSync(join(tmpdir(), 'eventfold-nats-'))
+const opened: Transport[] = []
+let server: ChildProcess | undefined
+
+afterAll(async () => {
+  await Promise.all(opened.map((t) => t.close().catch(() => {})))
+  server?.kill('SIGKILL')
+  rmSync(storeDir, { recursive: true, force: true })
+})
+
+async function freePort(): Promise<number> {
+  const probe = createServer()
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve))
+  const { port } = probe.address() as { port: number }
+  await new Promise((resolve) => probe.close(resolve))
+  return port
+}
+
+async function startServer(port: number): Promise<ChildProcess> {
+  const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' })
+  await waitFor('the NATS server to listen', () => accepting(port))
+  return child
+}
+
+const accepting = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = new Socket()
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+    socket.connect(port, '127.0.0.1')
+  })
+
+it('comes back after the NATS server itself is killed and restarted, losing no acknowledged publish', async () => {
+  const port = await freePort()
+  server = await startServer(port)
+  const open = async () => {
+    const transport = await createNatsTransport({ servers: `127.0.0.1:${port}`, prefix: 'restart', ...NATS_TEST_SETTINGS })
+    opened.push(transport)
+    return transport
+  }
+  const publisher = await open()
+  const consumer = await open()
+  const received = new Set<string>()
+  await consumer.subscribe({ group: 'survivors', concurrency: 4, handler: (m) => void received.add(m.id) })
+
+  const confirmed: string[] = []
+  let publishing = true
+  const loop = (async () => {
+    for (let i = 0; publishing; i++) {
+      try {
+        const { ids } = await publisher.publish([{ type: 'Tick', data: i, partitionKey: `k${i % 5}` }])
+        confirmed.push(...ids)
+      } catch {
+        // Not acknowledged (the server was gone too long): never promised, so not checked.
+      }
+    }
+  })()
+
+  for (let round = 0; round < 2; round++) {
+    const before = confirmed.length
+    await waitFor('publishes to flow', () => confirmed.length >= before + 20)
+    const exited = once(server, 'exit')
+    server.kill('SIGKILL')
+    await exited
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    server = await startServer(port)
+  }
+  const afterLast = confirmed.length
+  await waitFor('publishes to flow after the last restart', () => confirmed.length >= afterLast + 20, 30_000)
+  publishing = false
+  await loop
+
+  await waitFor('every acknowledged message to arrive', () => confirmed.every((id) => received.has(id)), 60_000)
+  expect(confirmed.filter((id) => !received.has(id))).toEqual([])
+  expect(confirmed.length).toBeGreaterThan(60)
+}, 120_000)
