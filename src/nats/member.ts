@@ -24,7 +24,12 @@ interface InFlight {
 }
 
 const PULL_EXPIRES_MS = 1_000
-/** A message pulled while every slot is busy waits this long, then goes back for another member. */
+/**
+ * A message pulled while every slot is busy waits this long, then goes back for another member.
+ * JetStream counts that as a delivery, and `attempt` is JetStream's delivery count: a message handed
+ * back this way reaches its handler with a higher attempt, and so has fewer tries left. Members pull
+ * only while they have room, so it happens in bursts only (several shards answering at once).
+ */
 const HAND_BACK_MS = 100
 
 /**
