@@ -53,6 +53,8 @@ it('NATS: a plain NATS subscriber reads ce- headers, the content-type header and
   const nc = await connect({ servers: NATS_SERVERS })
   try {
     const subscription = nc.subscribe(`${prefix}.>`, { max: 1 })
+    // The server must know the subscription before the publish (from another connection) arrives.
+    await nc.flush()
     const { ids } = await transport.publish([outgoing])
     for await (const msg of subscription) {
       expect(msg.headers?.get('ce-specversion')).toBe('1.0')
