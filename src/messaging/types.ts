@@ -38,7 +38,10 @@ export interface RetryPolicy {
 
 /** A message as its handler gets it. */
 export interface ReceivedMessage<Data = unknown> extends Message<Data> {
-  /** 1 on first delivery; counts failed attempts, and redeliveries after a consumer crash where the broker tells. */
+  /**
+   * 1 on first delivery; counts failed attempts, and redeliveries after a consumer crash where the
+   * broker tells (on NATS, every delivery JetStream made, a saturated member's hand-backs included).
+   */
   readonly attempt: number
   readonly group: string
 }

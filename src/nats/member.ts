@@ -24,7 +24,12 @@ interface InFlight {
 }
 
 const PULL_EXPIRES_MS = 1_000
-/** A message pulled while every slot is busy waits this long, then goes back for another member. */
+/**
+ * A message pulled while every slot is busy goes back, after this long, if another member is asking
+ * its shard for messages; otherwise it waits for a slot here. JetStream counts a hand-back as a delivery, and `attempt` is JetStream's delivery count: a message handed
+ * back this way reaches its handler with a higher attempt, and so has fewer tries left. Members pull
+ * only while they have room, so it happens in bursts only (several shards answering at once).
+ */
 const HAND_BACK_MS = 100
 
 /**
@@ -88,16 +93,16 @@ export class NatsMember implements Consumer {
         msg.nak()
         return
       }
-      this.#track(shard, msg)
+      this.#track(shard, consumer, msg)
     }
   }
 
-  #track(shard: number, msg: JsMsg): void {
+  #track(shard: number, consumer: JsConsumer, msg: JsMsg): void {
     // Keeps the message ours while it waits for a slot and while its handler runs.
     const heartbeat = setInterval(() => msg.working(), Math.max(100, this.deps.ackWaitMs / 3))
     const flight: InFlight = { msg, abandoned: false, done: Promise.resolve() }
     flight.done = (async () => {
-      if (!(await this.#slots.acquire(HAND_BACK_MS))) {
+      if (!(await this.#slotOrHandBack(consumer))) {
         clearInterval(heartbeat)
         this.#inFlight.delete(flight)
         msg.nak()
@@ -116,6 +121,22 @@ export class NatsMember implements Consumer {
       }
     })()
     this.#inFlight.add(flight)
+  }
+
+  /**
+   * True once a slot is ours; false when the message should go back because another member is
+   * asking this shard for messages (a hand-back that nobody takes would only cost an attempt).
+   */
+  async #slotOrHandBack(consumer: JsConsumer): Promise<boolean> {
+    for (;;) {
+      if (await this.#slots.acquire(HAND_BACK_MS)) return true
+      if (this.#stopped) return false
+      const waiting = await consumer.info().then(
+        (info) => info.num_waiting,
+        () => 1,
+      )
+      if (waiting > 0) return false
+    }
   }
 
   async #handle(msg: JsMsg): Promise<Outcome | undefined> {

@@ -19,7 +19,8 @@ interface XDeath {
 /**
  * The dead letters of a group live in its quorum queue `<prefix>.<group>.dead`. Queues cannot be
  * browsed, so each call takes every message unacknowledged, acts on the ones it names, and closes
- * its channel, which hands the rest back in their order.
+ * its channel, which hands the rest back in their order. Two calls at once therefore each miss what
+ * the other holds: run dead-letter tooling from one place at a time.
  */
 export class RabbitDeadLetters implements DeadLetterQueue {
   constructor(

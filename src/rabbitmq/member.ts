@@ -36,6 +36,9 @@ interface Delivery {
  * consumers of the group's members queue) so load spreads and a dead member's shards move on.
  * Single active consumer alone would not spread: the first member to register would be active on
  * every shard. Inside a member, a keyed scheduler runs different keys in parallel, one key at a time.
+ * The limit of it: a member cut off from the broker may still be running a handler when another
+ * member takes the shard over and gets the message again; handlers tolerate that as they tolerate
+ * any redelivery.
  */
 export class RabbitMember implements Consumer {
   #leases = new Map<number, ShardLease>()

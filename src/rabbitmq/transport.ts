@@ -10,6 +10,7 @@ import { RabbitDeadLetters } from './dead-letters.js'
 import { RabbitMember } from './member.js'
 import type { Names } from './names.js'
 import { type Outgoing, Publisher } from './publisher.js'
+import { assertExchanges } from './topology.js'
 
 export interface RabbitSettings {
   url: string
@@ -43,8 +44,12 @@ export class RabbitMqTransport implements Transport {
     this.deadLetters = new RabbitDeadLetters(this.#connection, settings.names, this.#publisher)
   }
 
+  /** Connects and declares the exchanges, so that other consumers can bind to them before anything is published. */
   async open(): Promise<void> {
     await this.#connection.open()
+    const channel = await this.#connection.channel()
+    await assertExchanges(channel, this.settings.names)
+    await channel.close()
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
