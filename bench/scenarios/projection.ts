@@ -82,7 +82,8 @@ export async function projection(backends: BackendName[], { quick }: { quick: bo
 
 /** handleCommand on distinct streams and on one hot stream, beside bare appends at the same concurrency. */
 export async function commands(backends: BackendName[], { seconds }: { seconds: number }) {
-  const decider = accountDecider()
+  // Snapshots every 100 events, as a hot stream needs: without them every command reads the whole stream.
+  const decider = accountDecider({ snapshotEvery: 100 })
   const open: AccountCommand = { type: 'Open', owner: 'Ada' }
   const deposit: AccountCommand = { type: 'Deposit', amount: 1 }
   for (const name of backends) {
