@@ -35,5 +35,3 @@ export function backoff(retries = DEFAULT_RETRIES, options: BackoffOptions = {})
     delayMs: (attempt) => Math.random() * Math.min(maxDelayMs, initialDelayMs * 2 ** attempt),
   }
 }
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

@@ -1,4 +1,5 @@
 import { isEventfoldError } from '../core/errors.js'
+import { sleep } from '../core/timing.js'
 import type {
   AppendResult,
   EventData,
@@ -9,7 +10,7 @@ import type {
   Metadata,
   RecordedEvent,
 } from '../core/types.js'
-import { type Backoff, type BackoffOptions, backoff, sleep } from './backoff.js'
+import { type Backoff, type BackoffOptions, backoff } from './backoff.js'
 import { checkCommandId, checkDecider } from './checks.js'
 import { commandEventId } from './command-ids.js'
 import type { Decider, DomainEvent, RecordedOf } from './decider.js'

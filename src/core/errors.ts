@@ -141,3 +141,12 @@ export class SubscriptionHandlerError extends EventfoldError {
     super('SUBSCRIPTION_HANDLER_FAILED', `Subscription handler failed at ${position}`, { cause })
   }
 }
+
+/** What is kept of a failure (a dead letter, a parked event), whatever was thrown. */
+export function errorSummary(error: unknown): { message: string; code?: string; name?: string } {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return { message: error.message, name: error.name, ...(typeof code === 'string' ? { code } : {}) }
+  }
+  return { message: String(error) }
+}

@@ -1,4 +1,4 @@
-import { EventfoldError } from './errors.js'
+import { EventfoldError, errorSummary } from './errors.js'
 
 /** Another member took the partition over (this one's lease ran out): its work was rolled back. */
 export const leaseLost = (processor: string, partition: number) =>
@@ -14,10 +14,4 @@ export const partitionCountMismatch = (processor: string, stored: number, asked:
   )
 
 /** A handler's failure, kept as JSON text with a parked event. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code
-    return JSON.stringify({ name: error.name, message: error.message, ...(typeof code === 'string' ? { code } : {}) })
-  }
-  return JSON.stringify({ name: 'Error', message: String(error) })
-}
+export const describeError = (error: unknown): string => JSON.stringify(errorSummary(error))

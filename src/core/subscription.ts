@@ -1,5 +1,6 @@
 import { SubscriptionHandlerError } from './errors.js'
 import type { ChangeSignal } from './signal.js'
+import { sleep } from './timing.js'
 import type { EventHandler, Logger, RecordedEvent, Subscription } from './types.js'
 
 export interface SubscriptionSource {
@@ -130,19 +131,6 @@ class SubscriptionLoop implements Subscription {
 }
 
 const isTransient = (error: unknown): boolean => (error as { code?: unknown })?.code === 'STORE_UNAVAILABLE'
-
-const sleep = (ms: number, abort: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    abort.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer)
-        resolve()
-      },
-      { once: true },
-    )
-  })
 
 export function startSubscription(
   source: SubscriptionSource,

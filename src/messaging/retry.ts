@@ -42,10 +42,4 @@ export function resolveSubscription(options: SubscribeOptions): ResolvedSubscrip
 }
 
 /** What a dead letter records of an error, whatever was thrown. */
-export function describeError(error: unknown): { message: string; code?: string; name?: string } {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code
-    return { message: error.message, name: error.name, ...(typeof code === 'string' ? { code } : {}) }
-  }
-  return { message: String(error) }
-}
+export { errorSummary as describeError } from '../core/errors.js'

@@ -1,5 +1,6 @@
 import { connect } from '@nats-io/transport-node'
 import { InvalidInputError } from '../core/errors.js'
+import { positiveInteger } from '../core/numbers.js'
 import { TransportUnavailableError } from '../messaging/errors.js'
 import type { TransportOptions } from '../messaging/types.js'
 import { Names } from './names.js'
@@ -21,12 +22,6 @@ export interface NatsTransportOptions extends TransportOptions {
    * soon a crashed member's message moves on. Running handlers keep theirs alive. Default 10 000.
    */
   ackWaitMs?: number
-}
-
-function positiveInteger(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new InvalidInputError('INVALID_ARGUMENT', `${field} must be a whole number ≥ 1`, field)
-  return value
 }
 
 /**

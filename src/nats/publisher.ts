@@ -1,6 +1,6 @@
 import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
+import { sleep } from '../core/timing.js'
 import { PublishNotConfirmedError, TransportUnavailableError } from '../messaging/errors.js'
-import { sleep } from '../messaging/timing.js'
 import { toHeaders } from './wire.js'
 
 /**

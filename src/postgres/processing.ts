@@ -42,8 +42,17 @@ export class PostgresProcessing implements ProcessingBackend {
   readonly #deps: PostgresProcessingDeps
   readonly #run: Run
 
+  readonly handle: pg.Pool
+  readonly changes: ChangeSignal
+  readonly pollIntervalMs: number
+  readonly headPosition: () => Promise<bigint>
+
   constructor(deps: PostgresProcessingDeps) {
     this.#deps = deps
+    this.handle = deps.pool
+    this.changes = deps.changes
+    this.pollIntervalMs = deps.pollIntervalMs
+    this.headPosition = deps.headPosition
     this.#run = async <Row extends object>(query: Query) => {
       try {
         return (await deps.pool.query<Row>(query)).rows
@@ -51,22 +60,6 @@ export class PostgresProcessing implements ProcessingBackend {
         throw toStoreError(error)
       }
     }
-  }
-
-  get handle(): pg.Pool {
-    return this.#deps.pool
-  }
-
-  get changes(): ChangeSignal {
-    return this.#deps.changes
-  }
-
-  get pollIntervalMs(): number {
-    return this.#deps.pollIntervalMs
-  }
-
-  headPosition(): Promise<bigint> {
-    return this.#deps.headPosition()
   }
 
   async transaction<T>(work: (tx: ProcessingTx) => Promise<T>): Promise<T> {

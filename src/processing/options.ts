@@ -2,11 +2,6 @@ import { EventfoldError, InvalidInputError } from '../core/errors.js'
 import { type ProcessingBackend, processingOf } from '../core/internal.js'
 import type { ProcessorOptions } from './types.js'
 
-export function positiveInt(value: unknown, field: string): number {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 1) return value
-  throw new InvalidInputError('INVALID_ARGUMENT', `${field} must be a whole number ≥ 1`, field)
-}
-
 /** Checks what a processor is given and finds the store's processing backend. */
 export function backendOf(options: ProcessorOptions): ProcessingBackend {
   if (typeof options?.name !== 'string' || options.name === '' || options.name.length > 200) {
@@ -24,15 +19,3 @@ export function backendOf(options: ProcessorOptions): ProcessingBackend {
   }
   return backend
 }
-
-/** A wait that ends early when the processor stops. */
-export const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })

@@ -3,10 +3,12 @@ import { backoff } from '../command/backoff.js'
 import { maxOf, minOf } from '../core/bigints.js'
 import { EventfoldError, isEventfoldError } from '../core/errors.js'
 import { type DocumentStore, describeError, type ProcessingBackend } from '../core/internal.js'
+import { positiveInteger } from '../core/numbers.js'
+import { sleep } from '../core/timing.js'
 import type { RecordedEvent } from '../core/types.js'
 import { type HandlingSetup, handleInTx, parkedRecord, userHandler } from './handling.js'
 import { Membership } from './membership.js'
-import { backendOf, positiveInt, sleep } from './options.js'
+import { backendOf } from './options.js'
 import { ParkedApi } from './parked.js'
 import { partitionOf } from './partitioning.js'
 import { type Batch, readBatch } from './read-batch.js'
@@ -45,11 +47,11 @@ class ProcessorImpl implements Processor {
     this.#options = options
     this.name = options.name
     this.#backend = backendOf(options)
-    this.#partitions = positiveInt(options.partitions ?? 8, 'partitions')
-    this.#batchSize = positiveInt(options.batchSize ?? 500, 'batchSize')
-    const leaseMs = positiveInt(options.leaseMs ?? 10_000, 'leaseMs')
+    this.#partitions = positiveInteger(options.partitions ?? 8, 'partitions')
+    this.#batchSize = positiveInteger(options.batchSize ?? 500, 'batchSize')
+    const leaseMs = positiveInteger(options.leaseMs ?? 10_000, 'leaseMs')
     const retry = options.retry ?? {}
-    this.#retry = backoff(positiveInt(retry.maxAttempts ?? 5, 'retry.maxAttempts') - 1, {
+    this.#retry = backoff(positiveInteger(retry.maxAttempts ?? 5, 'retry.maxAttempts') - 1, {
       initialDelayMs: retry.initialDelayMs ?? 100,
       maxDelayMs: retry.maxDelayMs ?? 10_000,
     })

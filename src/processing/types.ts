@@ -69,7 +69,7 @@ export interface ParkedEvent {
   position: bigint
   eventId: string
   partition: number
-  error: { name: string; message: string; code?: string }
+  error: { name?: string; message: string; code?: string }
   attempts: number
   parkedAt: Date
   /** Later events of the same stream waiting behind this one. */

@@ -1,7 +1,7 @@
 import amqp, { type Channel, type ChannelModel } from 'amqplib'
+import { sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
 import { TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
-import { sleep } from '../messaging/timing.js'
 
 type Listener = (model: ChannelModel) => Promise<void>
 

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../core/errors.js'
+import { positiveInteger } from '../core/numbers.js'
 import type { TransportOptions } from '../messaging/types.js'
 import { Names } from './names.js'
 import { RabbitMqTransport } from './transport.js'
@@ -21,12 +22,6 @@ export interface RabbitMqTransportOptions extends TransportOptions {
   rebalanceIntervalMs?: number
   /** Deliveries after which the broker dead-letters a message whose consumers keep dying on it. Default 20. */
   deliveryLimit?: number
-}
-
-function positiveInteger(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new InvalidInputError('INVALID_ARGUMENT', `${field} must be a whole number ≥ 1`, field)
-  return value
 }
 
 /**

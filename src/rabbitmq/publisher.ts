@@ -1,7 +1,7 @@
 import type { ConfirmChannel, Options } from 'amqplib'
 import { isEventfoldError } from '../core/errors.js'
+import { sleep } from '../core/timing.js'
 import { PublishNotConfirmedError, TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
-import { sleep } from '../messaging/timing.js'
 import type { ReconnectingConnection } from './connection.js'
 import type { Names } from './names.js'
 import { assertDelayQueue, assertExchanges } from './topology.js'

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import { InvalidInputError } from '../core/errors.js'
+import { positiveInteger } from '../core/numbers.js'
 import { TransportUnavailableError } from '../messaging/errors.js'
 import type { TransportOptions } from '../messaging/types.js'
 import { Keys } from './keys.js'
@@ -20,12 +21,6 @@ export interface RedisTransportOptions extends TransportOptions {
   rebalanceIntervalMs?: number
   /** Entries kept per shard stream (approximately); older ones are trimmed even if a group has not read them. Default 100 000. */
   maxLength?: number
-}
-
-function positiveInteger(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new InvalidInputError('INVALID_ARGUMENT', `${field} must be a whole number ≥ 1`, field)
-  return value
 }
 
 /**

@@ -58,7 +58,7 @@ const SAMPLE_ID = '00000000-0000-4000-8000-000000000000'
  *
  * @example
  * const report = await checkUpcasters(registry, readSchemaSet('schemas.json'), { samples: 200 })
- * for (const r of report.results) if (r.status === 'failed') console.log(r.event, r.fromVersion, r.reason, r.counterexample)
+ * const failed = report.results.filter((r) => r.status === 'failed') // each with event, fromVersion, reason, counterexample
  */
 export async function checkUpcasters(
   registry: SchemaRegistry,

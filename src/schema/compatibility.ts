@@ -80,7 +80,7 @@ export function compareSchemas(
  *
  * @example
  * const report = checkCompatibility(registry, readSchemaSet('schemas.json'), { mode: 'FULL_TRANSITIVE' })
- * if (!report.ok) for (const issue of report.issues) console.log(issue.event, issue.path, issue.message)
+ * if (!report.ok) throw new Error(report.issues.map((i) => `${i.event} ${i.path}: ${i.message}`).join('\n'))
  */
 export function checkCompatibility(
   registry: SchemaRegistry,

@@ -14,7 +14,7 @@ export interface SchemaIssue {
  * try {
  *   await store.appendToStream('account-1', [{ type: 'Deposited', data: { amount: 'ten' } }])
  * } catch (error) {
- *   if (isEventfoldError(error, 'INVALID_EVENT')) console.log(error.issues) // [{ path: ['amount'], message: '…' }]
+ *   if (isEventfoldError(error, 'INVALID_EVENT')) return reply(400, error.issues) // [{ path: ['amount'], message: '…' }]
  * }
  */
 export class InvalidEventError extends InvalidInputError {

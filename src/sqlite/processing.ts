@@ -41,24 +41,17 @@ export class SqliteProcessing implements ProcessingBackend {
   /** Set while a processor transaction runs: what to do once it commits. */
   readonly #inside = new AsyncLocalStorage<(() => void)[]>()
 
+  readonly handle: Database
+  readonly changes: ChangeSignal
+  readonly pollIntervalMs: number
+  readonly headPosition: () => Promise<bigint>
+
   constructor(deps: SqliteProcessingDeps) {
     this.#deps = deps
-  }
-
-  get handle(): Database {
-    return this.#deps.db
-  }
-
-  get changes(): ChangeSignal {
-    return this.#deps.changes
-  }
-
-  get pollIntervalMs(): number {
-    return this.#deps.pollIntervalMs
-  }
-
-  headPosition(): Promise<bigint> {
-    return this.#deps.headPosition()
+    this.handle = deps.db
+    this.changes = deps.changes
+    this.pollIntervalMs = deps.pollIntervalMs
+    this.headPosition = deps.headPosition
   }
 
   /** True inside a processor transaction of this store: its writes must join it, not wait for it. */

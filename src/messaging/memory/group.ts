@@ -1,7 +1,7 @@
+import { settledWithin } from '../../core/timing.js'
 import type { IncomingBinaryMessage } from '../binary-mode.js'
 import { handleDelivery, type Outcome, rawOf } from '../delivery.js'
 import type { ResolvedSubscription } from '../retry.js'
-import { settledWithin } from '../timing.js'
 import type { Consumer, StopOptions } from '../types.js'
 import type { MemoryDeadLetters } from './dead-letters.js'
 

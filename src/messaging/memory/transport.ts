@@ -83,7 +83,7 @@ function keyOf(wire: IncomingBinaryMessage): string | undefined {
 /**
  * @example
  * const transport = createInMemoryTransport()
- * await transport.subscribe({ group: 'billing', handler: async (message) => console.log(message.type) })
+ * await transport.subscribe({ group: 'billing', handler: async (message) => bill(message.data) })
  * await transport.publish([{ type: 'OrderPlaced', data: { orderId: 'o-1' }, partitionKey: 'o-1' }])
  */
 export function createInMemoryTransport(options?: TransportOptions): InMemoryTransport {

@@ -1,4 +1,6 @@
 import { InvalidInputError } from '../../core/errors.js'
+import { positiveInteger } from '../../core/numbers.js'
+import { sleep } from '../../core/timing.js'
 import type { Logger } from '../../core/types.js'
 import type { OutgoingMessage } from '../envelope.js'
 import { retryDelayMs } from '../retry.js'
@@ -69,12 +71,7 @@ export class OutboxRelayLoop implements OutboxRelay {
     }
     this.#storage = storage
     this.#options = { batchSize: 200, pollIntervalMs: 500, retentionMs: 24 * 3_600_000, ...options }
-    for (const field of ['batchSize', 'pollIntervalMs', 'retentionMs'] as const) {
-      const value = this.#options[field]
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw new InvalidInputError('INVALID_ARGUMENT', `${field} must be a whole number ≥ 1`, field)
-      }
-    }
+    for (const field of ['batchSize', 'pollIntervalMs', 'retentionMs'] as const) positiveInteger(this.#options[field], field)
   }
 
   async start(): Promise<void> {
@@ -130,14 +127,3 @@ export class OutboxRelayLoop implements OutboxRelay {
     return claim.messages.length
   }
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(done, ms)
-    function done() {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    signal.addEventListener('abort', done, { once: true })
-  })

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import pg from 'pg'
 import { ChangeSignal, InvalidInputError } from '../../core/internal.js'
 import type { Logger } from '../../core/types.js'
-import { createMessage, fromCloudEvent, type OutgoingMessage, toCloudEvent } from '../../messaging/envelope.js'
+import type { OutgoingMessage } from '../../messaging/envelope.js'
 import {
   type OutboxClaim,
   type OutboxRelay,
@@ -10,6 +10,7 @@ import {
   type OutboxRelayOptions,
   type OutboxStorage,
 } from '../../messaging/outbox/relay.js'
+import { fromOutboxRow, outboxRows } from '../../messaging/outbox/rows.js'
 import { toStoreError } from '../errors.js'
 import { type SchemaNames, schemaNames } from '../identifiers.js'
 import { migrate } from '../migrations.js'
@@ -75,13 +76,9 @@ export class PostgresOutbox {
    * once it commits, and never if it rolls back. Returns their ids.
    */
   async enqueue(client: Queryable, messages: readonly OutgoingMessage[]): Promise<string[]> {
-    if (!Array.isArray(messages) || messages.length === 0) {
-      throw new InvalidInputError('INVALID_ARGUMENT', 'messages must be a non-empty array', 'messages')
-    }
-    const created = messages.map((m, i) => createMessage(m, this.#options.source ?? 'eventfold', i))
-    const rows = created.map((m) => ({ id: m.id, key: m.partitionKey ?? null, event: JSON.stringify(toCloudEvent(m)) }))
+    const rows = outboxRows(messages, this.#options.source ?? 'eventfold')
     await client.query(sql.enqueue(this.#names, rows, this.#channel))
-    return created.map((m) => m.id)
+    return rows.map((row) => row.id)
   }
 
   /** A relay publishing this outbox to `transport`; start it in one or more processes. */
@@ -152,7 +149,7 @@ class PostgresOutboxStorage implements OutboxStorage {
         release()
         return undefined
       }
-      const messages = rows.map((row) => toOutgoing(row.message))
+      const messages = rows.map((row) => fromOutboxRow(row.message))
       return {
         messages,
         done: async () => {
@@ -195,12 +192,6 @@ class PostgresOutboxStorage implements OutboxStorage {
   wait(timeoutMs: number, abort: AbortSignal): Promise<void> {
     return this.changes.waitForChange(this.#since, timeoutMs, abort)
   }
-}
-
-/** The stored CloudEvent back as a message to publish, ids and conversation kept. */
-function toOutgoing(text: string): OutgoingMessage {
-  const { time, ...message } = fromCloudEvent(JSON.parse(text))
-  return { ...message, ...(time === undefined ? {} : { time }) } as OutgoingMessage
 }
 
 export function createPostgresOutbox(options: PostgresOutboxOptions): PostgresOutbox {

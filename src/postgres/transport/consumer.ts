@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ChangeSignal } from '../../core/signal.js'
+import { sleep } from '../../core/timing.js'
 import type { Logger } from '../../core/types.js'
 import { decodeBinary, type IncomingBinaryMessage } from '../../messaging/binary-mode.js'
 import { handleDelivery, type Outcome } from '../../messaging/delivery.js'
@@ -34,7 +35,6 @@ interface Delivery {
 
 const MAX_BACKOFF_MS = 5_000
 const SETTLE_TRIES = 3
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /**
  * One member of a consumer group. It claims as many rows as it has free slots, runs their handlers

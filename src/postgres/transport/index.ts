@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../../core/errors.js'
+import { positiveInteger } from '../../core/numbers.js'
 import type { TransportOptions } from '../../messaging/types.js'
 import { schemaNames } from '../identifiers.js'
 import { PostgresTransport } from './transport.js'
@@ -28,12 +29,6 @@ export interface PostgresTransportOptions extends TransportOptions {
   deliveryLimit?: number
   /** Largest message (headers and body) `publish` takes; a bigger one fails with MESSAGE_TOO_LARGE. Default 1 MiB. */
   maxMessageBytes?: number
-}
-
-function positiveInteger(value: number, field: string): number {
-  if (!Number.isSafeInteger(value) || value < 1)
-    throw new InvalidInputError('INVALID_ARGUMENT', `${field} must be a whole number ≥ 1`, field)
-  return value
 }
 
 /**

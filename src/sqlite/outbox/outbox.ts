@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Database } from 'better-sqlite3'
 import { InvalidInputError } from '../../core/internal.js'
 import type { Logger } from '../../core/types.js'
-import { createMessage, fromCloudEvent, type OutgoingMessage, toCloudEvent } from '../../messaging/envelope.js'
+import type { OutgoingMessage } from '../../messaging/envelope.js'
 import {
   type OutboxClaim,
   type OutboxRelay,
@@ -10,6 +10,7 @@ import {
   type OutboxRelayOptions,
   type OutboxStorage,
 } from '../../messaging/outbox/relay.js'
+import { fromOutboxRow, outboxRows } from '../../messaging/outbox/rows.js'
 import type { MessageHandler, ReceivedMessage } from '../../messaging/types.js'
 import { migrateMessaging } from './migrations.js'
 
@@ -52,18 +53,15 @@ export class SqliteOutbox {
 
   /** Adds messages in the current transaction of the outbox's database; returns their ids. */
   enqueue(messages: readonly OutgoingMessage[]): string[] {
-    if (!Array.isArray(messages) || messages.length === 0) {
-      throw new InvalidInputError('INVALID_ARGUMENT', 'messages must be a non-empty array', 'messages')
-    }
-    const created = messages.map((m, i) => createMessage(m, this.#options.source ?? 'eventfold', i))
+    const rows = outboxRows(messages, this.#options.source ?? 'eventfold')
     const insert = this.#db.prepare(
       'INSERT INTO eventfold_outbox (message_id, partition_key, message, created_at) VALUES (?, ?, ?, ?)',
     )
     const now = Date.now()
     this.#db.transaction(() => {
-      for (const m of created) insert.run(m.id, m.partitionKey ?? null, JSON.stringify(toCloudEvent(m)), now)
+      for (const row of rows) insert.run(row.id, row.key, row.event, now)
     })()
-    return created.map((m) => m.id)
+    return rows.map((row) => row.id)
   }
 
   relay(options: OutboxRelayOptions & { name?: string }): OutboxRelay {
@@ -101,7 +99,7 @@ class SqliteOutboxStorage implements OutboxStorage {
       .all(limit) as { seq: number; message: string }[]
     if (rows.length === 0) return undefined
     return {
-      messages: rows.map((row) => toOutgoing(row.message)),
+      messages: rows.map((row) => fromOutboxRow(row.message)),
       done: async () => {
         // Marked only while still the lease holder: a relay that lost it must not mark what another resent.
         this.db
@@ -134,11 +132,6 @@ class SqliteOutboxStorage implements OutboxStorage {
       abort.addEventListener('abort', done, { once: true })
     })
   }
-}
-
-function toOutgoing(text: string): OutgoingMessage {
-  const { time, ...message } = fromCloudEvent(JSON.parse(text))
-  return { ...message, ...(time === undefined ? {} : { time }) } as OutgoingMessage
 }
 
 export interface SqliteInboxOptions {
