@@ -1,5 +1,5 @@
 import { DuplicateEventIdError, EventTooLargeError, InvalidInputError } from './errors.js'
-import type { EventData, ExpectedRevision, ReadAllOptions, ReadStreamOptions, StoreLimits } from './types.js'
+import type { EventData, ExpectedRevision, ReadAllOptions, ReadStreamOptions, RecordedMetadata, StoreLimits } from './types.js'
 import { isUuid, uuidv7 } from './uuid.js'
 
 export const MAX_STREAM_ID_LENGTH = 200
@@ -16,7 +16,11 @@ export interface PreparedEvent {
   type: string
   /** JSON text of `data`. */
   data: string
-  /** JSON text of the metadata, with `correlationId` and `causationId` filled in. */
+  /**
+   * JSON text of the metadata as given. `correlationId` and `causationId` are stored only when
+   * given: they default to the event's own id, which `recordedMetadata` fills in on read. The
+   * defaults would otherwise be two ids more per event to send, check, store and read back.
+   */
   metadata: string
   /**
    * Whether the caller chose the id. Only such ids can already be stored (a retry); a fresh UUIDv7
@@ -120,9 +124,9 @@ export function toJson(
   return text as string
 }
 
-function prepareMetadata(metadata: unknown, id: string, index: number): string {
+function prepareMetadata(metadata: unknown, index: number): string {
   const field = `events[${index}].metadata`
-  if (metadata === undefined) return JSON.stringify({ correlationId: id, causationId: id })
+  if (metadata === undefined) return '{}'
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata) || !isPlainObject(metadata)) {
     throw new InvalidInputError('INVALID_METADATA', `${field} must be a plain object`, field)
   }
@@ -132,11 +136,15 @@ function prepareMetadata(metadata: unknown, id: string, index: number): string {
       throw new InvalidInputError('INVALID_METADATA', `${field}.${key} must be a non-empty string`, field)
     }
   }
-  return toJson(
-    { ...given, correlationId: given.correlationId ?? id, causationId: given.causationId ?? id },
-    field,
-    'INVALID_METADATA',
-  )
+  return toJson(given, field, 'INVALID_METADATA')
+}
+
+/** Stored metadata as read back, with the correlation and causation ids defaulted to the event's id. */
+export function recordedMetadata(text: string, id: string): RecordedMetadata {
+  const metadata = JSON.parse(text) as Partial<RecordedMetadata>
+  metadata.correlationId ??= id
+  metadata.causationId ??= id
+  return metadata as RecordedMetadata
 }
 
 /**
@@ -167,9 +175,13 @@ export function prepareAppend(
     if (seen.has(id)) throw new DuplicateEventIdError(streamId, id)
     seen.add(id)
     const data = toJson(event.data, `events[${index}].data`, 'INVALID_EVENT_DATA')
-    const metadata = prepareMetadata(event.metadata, id, index)
-    const size = Buffer.byteLength(data) + Buffer.byteLength(metadata)
-    if (size > maxBytes) throw new EventTooLargeError(index, size, maxBytes)
+    const metadata = prepareMetadata(event.metadata, index)
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: most events are far enough below the limit
+    // that counting their bytes exactly can be skipped.
+    if ((data.length + metadata.length) * 3 > maxBytes) {
+      const size = Buffer.byteLength(data) + Buffer.byteLength(metadata)
+      if (size > maxBytes) throw new EventTooLargeError(index, size, maxBytes)
+    }
     return { id, type: event.type, data, metadata, idGiven: event.id !== undefined }
   })
 }

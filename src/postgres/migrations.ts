@@ -8,6 +8,7 @@ import { snapshotsV3 } from './schema-v3.js'
 import { processingV4 } from './schema-v4.js'
 import { transportV5 } from './schema-v5.js'
 import { messagingV6 } from './schema-v6.js'
+import { derivedStreamsV7 } from './schema-v7.js'
 
 export interface Migration {
   version: number
@@ -23,6 +24,7 @@ export const migrations: readonly Migration[] = [
   { version: 4, up: processingV4 },
   { version: 5, up: transportV5 },
   { version: 6, up: messagingV6 },
+  { version: 7, up: derivedStreamsV7 },
 ]
 
 /**

@@ -1,3 +1,4 @@
+import { recordedMetadata } from '../core/internal.js'
 import type { RecordedEvent } from '../core/types.js'
 
 /** An events row as the adapter's type parsers return it (int8 as bigint, the rest as text). */
@@ -16,7 +17,7 @@ export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
   id: row.event_id,
   type: row.type,
   data: JSON.parse(row.data),
-  metadata: JSON.parse(row.metadata),
+  metadata: recordedMetadata(row.metadata, row.event_id),
   streamId: row.stream_id,
   revision: row.revision,
   position: row.position,

@@ -4,6 +4,8 @@ import type { PreparedEvent } from '../core/validation.js'
 import type { SchemaNames } from './identifiers.js'
 
 export interface Query {
+  /** Set on the hottest statements: a named statement is parsed and planned once per connection. */
+  name?: string
   text: string
   values: unknown[]
 }
@@ -24,6 +26,8 @@ const EVENT_COLUMNS = `position, event_id, stream_id, revision, type, data::text
 export function appendBatch(names: SchemaNames, requests: readonly AppendRequest[]): Query {
   const events = requests.flatMap((request) => request.events)
   return {
+    // The text names the schema, so the statement name does too (by its channel's hash).
+    name: `${names.channel}_append`,
     text: `SELECT r_status, r_revision, r_position, r_duplicate
       FROM ${names.quoted}.append_batch($1, $2, $3::text[], $4::text[], $5::int[], $6::uuid[], $7::text[], $8::text[], $9::text[])`,
     values: [

@@ -79,6 +79,66 @@ describe('postgres migrations', () => {
     }
   })
 
+  it('upgrades a version-6 schema to derived stream state: revisions and deletes carry over', async () => {
+    const schema = freshSchema()
+    const quoted = `"${schema}"`
+    await admin(`CREATE SCHEMA ${quoted};
+      CREATE TABLE ${quoted}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+    for (const migration of migrations.filter((m) => m.version <= 6)) {
+      await admin(migration.up(quoted))
+      await admin(`INSERT INTO ${quoted}.migrations (version) VALUES ($1)`, [migration.version])
+    }
+    // Written by version 6's functions, which keep a `streams` row per stream.
+    const old = storeIn(schema)
+    const two = [
+      { type: 'T', data: 1 },
+      { type: 'T', data: 2 },
+    ]
+    await old.appendToStream('live', [...two, { type: 'T', data: 3 }])
+    await old.appendToStream('soft', two)
+    await old.deleteStream('soft')
+    await old.appendToStream('soft-again', two)
+    await old.deleteStream('soft-again')
+    await old.appendToStream('soft-again', [{ type: 'T', data: 3 }], { expectedRevision: 1n })
+    await old.appendToStream('hard', two)
+    await old.deleteStream('hard', { mode: 'hard' })
+    await old.close()
+
+    const store = storeIn(schema)
+    const code = (promise: Promise<unknown>) =>
+      promise.then(
+        () => 'ok',
+        (error: { code?: string }) => error.code,
+      )
+    try {
+      await store.migrate()
+      const statuses = await admin<{ status: string }>(`SELECT status FROM ${quoted}.streams ORDER BY stream_id`)
+      // Only tombstones stay: 'soft-again' has events again, so its state comes from them.
+      expect(statuses.map((row) => row.status)).toEqual(['hard_deleted', 'soft_deleted'])
+      expect(await code(store.appendToStream('live', [{ type: 'T', data: 4 }], { expectedRevision: 1n }))).toBe(
+        'WRONG_EXPECTED_REVISION',
+      )
+      expect(await store.appendToStream('live', [{ type: 'T', data: 4 }], { expectedRevision: 2n })).toMatchObject({
+        nextExpectedRevision: 3n,
+      })
+      // A soft-deleted stream continues after its last revision.
+      expect(await code(store.appendToStream('soft', two, { expectedRevision: 'no_stream' }))).toBe('WRONG_EXPECTED_REVISION')
+      expect(await store.appendToStream('soft', two, { expectedRevision: 1n })).toMatchObject({ nextExpectedRevision: 3n })
+      expect(await store.appendToStream('soft-again', two, { expectedRevision: 2n })).toMatchObject({
+        nextExpectedRevision: 4n,
+      })
+      expect(await code(store.appendToStream('hard', two))).toBe('STREAM_DELETED')
+      // The tombstone keeps the revision at the delete, so a second soft delete continues from there.
+      await store.deleteStream('soft-again', { expectedRevision: 4n })
+      expect(await store.appendToStream('soft-again', two, { expectedRevision: 4n })).toMatchObject({
+        nextExpectedRevision: 6n,
+      })
+      expect((await collect(store.readStream('soft-again'))).map((e) => e.revision)).toEqual([5n, 6n])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('lists versions strictly increasing', () => {
     const versions = migrations.map((m) => m.version)
     expect(versions).toEqual([...versions].sort((a, b) => a - b))
