@@ -153,8 +153,11 @@ class SqliteBackend implements StoreBackend {
     guard(() => migrate(this.#db))
   }
 
+  /** Live with its last event's revision while it has events; otherwise what its tombstone kept, if any. */
   #streamState(streamId: string): StreamState | undefined {
-    return this.#sql.stream.get(streamId) as StreamState | undefined
+    const head = this.#sql.streamHead.get(streamId)?.head
+    if (head !== null && head !== undefined) return { revision: head, status: 'live' }
+    return this.#sql.tombstone.get(streamId) as StreamState | undefined
   }
 
   append(streamId: string, events: PreparedEvent[], expected: ExpectedRevision): Promise<AppendResult> {
@@ -232,7 +235,6 @@ class SqliteBackend implements StoreBackend {
       })
       revision++
     }
-    sql.upsertStream.run(streamId, revision - 1n, 'live')
     return { nextExpectedRevision: revision - 1n, position }
   }
 
@@ -271,7 +273,7 @@ class SqliteBackend implements StoreBackend {
       if (state === undefined && mode === 'soft') return
       sql.deleteStreamEvents.run(streamId)
       sql.deleteSnapshots.run(streamId)
-      sql.upsertStream.run(streamId, state?.revision ?? -1n, mode === 'soft' ? 'soft_deleted' : 'hard_deleted')
+      sql.upsertTombstone.run(streamId, state?.revision ?? -1n, mode === 'soft' ? 'soft_deleted' : 'hard_deleted')
     })
     await this.#exclusive(() => guard(() => (this.processing.insideTransaction() ? remove() : remove.immediate())))
   }

@@ -36,10 +36,10 @@ export interface SnapshotRow {
 type Query<Row> = Statement<unknown[], Row>
 
 export interface Statements {
-  stream: Query<StreamRow>
+  tombstone: Query<StreamRow>
   eventById: Query<IdRow>
   insertEvent: Query<unknown>
-  upsertStream: Query<unknown>
+  upsertTombstone: Query<unknown>
   deleteStreamEvents: Query<unknown>
   readAll: Query<EventRow>
   readStreamForwards: Query<EventRow>
@@ -58,14 +58,14 @@ export interface Statements {
 export function prepareStatements(db: Database): Statements {
   const prepare = <Row = unknown>(text: string) => db.prepare(text).safeIntegers(true) as Query<Row>
   return {
-    stream: prepare<StreamRow>('SELECT revision, status FROM streams WHERE stream_id = ?'),
+    tombstone: prepare<StreamRow>('SELECT revision, status FROM streams WHERE stream_id = ?'),
     // One indexed probe per id: cheaper than expanding a JSON list for the usual one or few ids.
     eventById: prepare<IdRow>('SELECT event_id, stream_id, revision, position FROM events WHERE event_id = ?'),
     insertEvent: prepare(
       `INSERT INTO events (event_id, stream_id, revision, type, data, metadata, recorded_at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
-    upsertStream: prepare(
+    upsertTombstone: prepare(
       `INSERT INTO streams (stream_id, revision, status) VALUES (?, ?, ?)
        ON CONFLICT (stream_id) DO UPDATE SET revision = excluded.revision, status = excluded.status`,
     ),
@@ -96,7 +96,7 @@ export function prepareStatements(db: Database): Statements {
     saveSnapshot: prepare(
       `INSERT INTO snapshots (stream_id, name, version, revision, first_revision, position, state, saved_at)
        SELECT $stream, $name, $version, $revision, $firstRevision, $position, $state, $savedAt
-       WHERE EXISTS (SELECT 1 FROM streams WHERE stream_id = $stream AND status = 'live')
+       WHERE EXISTS (SELECT 1 FROM events WHERE stream_id = $stream)
        ON CONFLICT (stream_id, name) DO UPDATE SET
          version = excluded.version, revision = excluded.revision, first_revision = excluded.first_revision,
          position = excluded.position, state = excluded.state, saved_at = excluded.saved_at

@@ -57,7 +57,7 @@ it.each([
     /SEARCH events USING INDEX \S+ \(stream_id=\? AND revision<\?\)/,
   ],
   ['streamHead', plan.bind(null, 'streamHead', 'stream-7'), /SEARCH events USING (COVERING )?INDEX \S+ \(stream_id=\?\)/],
-  ['stream state', plan.bind(null, 'stream', 'stream-7'), /SEARCH streams USING PRIMARY KEY \(stream_id=\?\)/],
+  ['tombstone', plan.bind(null, 'tombstone', 'stream-7'), /SEARCH streams USING PRIMARY KEY \(stream_id=\?\)/],
   [
     'event by id',
     plan.bind(null, 'eventById', '0190a5b2-0000-7000-8000-000000000001'),
