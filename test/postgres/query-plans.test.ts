@@ -98,7 +98,7 @@ describe('postgres query plans', () => {
     expect(indexes(nodes)).toEqual(['snapshots_pkey'])
   })
 
-  it('looks streams and event ids up by index inside append_batch and delete_stream', async () => {
+  it('looks streams and event ids up by index inside both append paths and delete_stream', async () => {
     // auto_explain reports the plan of every statement the functions run, as notices to this session.
     const client = new pg.Client({ connectionString: DATABASE_URL })
     const plans: PlanNode[][] = []
@@ -126,6 +126,13 @@ describe('postgres query plans', () => {
       ])
       await client.query(batch) // writes, then a conflict
       await client.query(batch) // an idempotent retry, then a duplicate id
+      // Eight requests or more take the set-based path.
+      const wide = Array.from({ length: 8 }, (_, i) => ({
+        streamId: `stream-${20 + i}`,
+        expected: 'any' as const,
+        events: [{ id: randomUUID(), type: 'T', data: '1', metadata: '{}', idGiven: true }],
+      }))
+      await client.query(sql.appendBatch(names, wide))
       await client.query(sql.deleteStream(names, 'stream-9', 'soft', 'any'))
     } finally {
       await client.end()
