@@ -13,6 +13,7 @@ import { hotStream } from './scenarios/hot-stream.js'
 import { liveLatency } from './scenarios/latency.js'
 import { messaging, outboxRelay } from './scenarios/messaging.js'
 import { commands, projection } from './scenarios/projection.js'
+import { schemaValidation } from './scenarios/schema.js'
 import { transportPostgres } from './scenarios/transport-postgres.js'
 
 export interface BenchOptions {
@@ -32,6 +33,8 @@ const scenarios: Record<string, Scenario> = {
   growth,
   projection,
   commands,
+  // Appends and reads with a schema registry beside the same without one.
+  schema: schemaValidation,
   messaging,
   'outbox-relay': outboxRelay,
   // PostgreSQL only: skipped unless --backend includes postgres.
