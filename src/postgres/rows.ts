@@ -1,27 +1,40 @@
 import { recordedMetadata } from '../core/internal.js'
 import type { RecordedEvent } from '../core/types.js'
 
-/** An events row as the adapter's type parsers return it (int8 as bigint, the rest as text). */
-export interface EventRow {
-  position: bigint
-  event_id: string
-  stream_id: string
-  revision: bigint
-  type: string
-  data: string
-  metadata: string
-  recorded_ms: bigint
-}
+/**
+ * An events row as the adapter's type parsers return it (int8 as bigint, the rest as text), in the
+ * column order of sql.ts's EVENT_COLUMNS: rows are read as arrays.
+ */
+export type EventRow = [
+  position: bigint,
+  eventId: string,
+  streamId: string,
+  revision: bigint,
+  type: string,
+  data: string,
+  metadata: string,
+  recordedMs: string,
+]
 
-export const toRecordedEvent = (row: EventRow): RecordedEvent => ({
-  id: row.event_id,
-  type: row.type,
-  data: JSON.parse(row.data),
-  metadata: recordedMetadata(row.metadata, row.event_id),
-  streamId: row.stream_id,
-  revision: row.revision,
-  position: row.position,
-  recordedAt: new Date(Number(row.recorded_ms)),
+export const toRecordedEvent = ([
+  position,
+  id,
+  streamId,
+  revision,
+  type,
+  data,
+  metadata,
+  recordedMs,
+]: EventRow): RecordedEvent => ({
+  id,
+  type,
+  data: JSON.parse(data),
+  metadata: recordedMetadata(metadata, id),
+  streamId,
+  revision,
+  position,
+  // float8 milliseconds: rounding undoes any last-bit error of the seconds-to-milliseconds product.
+  recordedAt: new Date(Math.round(Number(recordedMs))),
 })
 
 const INT8 = 20
