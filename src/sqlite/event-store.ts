@@ -47,15 +47,15 @@ export interface SqliteEventStoreOptions extends StoreOptions {
 
 const MAX_REVISION = 9223372036854775807n
 
-const toRecorded = (row: EventRow): RecordedEvent => ({
-  id: row.event_id,
-  type: row.type,
-  data: JSON.parse(row.data),
-  metadata: recordedMetadata(row.metadata, row.event_id),
-  streamId: row.stream_id,
-  revision: row.revision,
-  position: row.position,
-  recordedAt: new Date(Number(row.recorded_at)),
+const toRecorded = ([position, id, streamId, revision, type, data, metadata, recordedAt]: EventRow): RecordedEvent => ({
+  id,
+  type,
+  data: JSON.parse(data),
+  metadata: recordedMetadata(metadata, id),
+  streamId,
+  revision,
+  position,
+  recordedAt: new Date(Number(recordedAt)),
 })
 
 class SqliteBackend implements StoreBackend {

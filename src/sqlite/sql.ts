@@ -2,16 +2,17 @@ import type { Database, Statement } from 'better-sqlite3'
 
 const COLUMNS = 'position, event_id, stream_id, revision, type, data, metadata, recorded_at'
 
-export interface EventRow {
-  position: bigint
-  event_id: string
-  stream_id: string
-  revision: bigint
-  type: string
-  data: string
-  metadata: string
-  recorded_at: bigint
-}
+/** An events row in the order of COLUMNS: event reads return arrays, no keyed object per row. */
+export type EventRow = [
+  position: bigint,
+  eventId: string,
+  streamId: string,
+  revision: bigint,
+  type: string,
+  data: string,
+  metadata: string,
+  recordedAt: bigint,
+]
 
 export interface StreamRow {
   revision: bigint
@@ -57,6 +58,7 @@ export interface Statements {
  */
 export function prepareStatements(db: Database): Statements {
   const prepare = <Row = unknown>(text: string) => db.prepare(text).safeIntegers(true) as Query<Row>
+  const prepareRows = (text: string) => db.prepare(text).safeIntegers(true).raw(true) as Query<EventRow>
   return {
     tombstone: prepare<StreamRow>('SELECT revision, status FROM streams WHERE stream_id = ?'),
     // One indexed probe per id: cheaper than expanding a JSON list for the usual one or few ids.
@@ -72,17 +74,17 @@ export function prepareStatements(db: Database): Statements {
     deleteStreamEvents: prepare('DELETE FROM events WHERE stream_id = ?'),
     // Keyset pagination on the rowid: each page is a range scan, however long the log.
     // The optional filters are bound as NULL when absent so one plan serves every reader.
-    readAll: prepare<EventRow>(
+    readAll: prepareRows(
       `SELECT ${COLUMNS} FROM events
        WHERE position > ?
          AND (? IS NULL OR type IN (SELECT value FROM json_each(?)))
          AND (? IS NULL OR substr(stream_id, 1, length(?)) = ?)
        ORDER BY position LIMIT ?`,
     ),
-    readStreamForwards: prepare<EventRow>(
+    readStreamForwards: prepareRows(
       `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
     ),
-    readStreamBackwards: prepare<EventRow>(
+    readStreamBackwards: prepareRows(
       `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
     ),
     headPosition: prepare<{ head: bigint | null }>('SELECT max(position) AS head FROM events'),

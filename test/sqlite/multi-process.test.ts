@@ -17,17 +17,21 @@ it('keeps expected-revision checks atomic across processes sharing one file, and
   const observer = createSqliteEventStore({ path, pollIntervalMs: 20 })
   await observer.migrate()
   const seen: RecordedEvent[] = []
-  const sub = observer.subscribeToAll({ handler: (e) => void seen.push(e) })
+  // The writers' start barrier writes to 'ready'; the subscriber follows the counted stream.
+  const sub = observer.subscribeToAll({ handler: (e) => void (e.streamId === 'shared' && seen.push(e)) })
   await sub.caughtUp
 
   const writers = 4
   const perWriter = 25
   const fixture = join(import.meta.dirname, 'fixtures', 'writer.ts')
-  // Each child migrates on start too: concurrent migrations of one file must all succeed.
-  const startAt = String(Date.now() + 3_000)
+  // Each child migrates on start too: concurrent migrations of one file must all succeed. The
+  // children start their appends together at a barrier they keep in the file.
+  const startAt = String(Date.now())
   const outputs = await Promise.all(
     Array.from({ length: writers }, (_, w) =>
-      run(process.execPath, ['--import', 'tsx', fixture, path, `w${w}`, String(perWriter), startAt], { timeout: 60_000 }),
+      run(process.execPath, ['--import', 'tsx', fixture, path, `w${w}`, String(perWriter), startAt, String(writers)], {
+        timeout: 60_000,
+      }),
     ),
   )
   const conflicts = outputs.map((o) => (JSON.parse(o.stdout) as { conflicts: number }).conflicts)
@@ -49,7 +53,7 @@ it('lets several processes open and migrate one brand-new file at the same momen
   // Not created beforehand: each child opens the missing file, switches it to WAL and migrates.
   const outputs = await Promise.all(
     Array.from({ length: 4 }, (_, w) =>
-      run(process.execPath, ['--import', 'tsx', fixture, path, `w${w}`, '3', startAt, 'open-at-start'], { timeout: 60_000 }),
+      run(process.execPath, ['--import', 'tsx', fixture, path, `w${w}`, '3', startAt, '4', 'open-at-start'], { timeout: 60_000 }),
     ),
   )
   expect(outputs).toHaveLength(4)
