@@ -57,6 +57,9 @@ export const subscribe = ({ quoted: s }: SchemaNames, group: string, types: read
  * One statement for the whole batch: a row per message and subscribed group, numbered in batch
  * order, so the batch is all or nothing and keeps its order. No lock: concurrent publishers order
  * their rows by their ids, and a consumer never takes two rows of one key at once (see `claim`).
+ * No NOTIFY either: a notifying transaction takes a database-wide lock at commit and holds it
+ * through the commit's flush, so concurrent publishers would commit one at a time. It returns the
+ * groups that got rows; the publisher announces them after the commit (see `announcer.ts`).
  */
 export function publish(names: SchemaNames, messages: readonly StoredWire[]): Query {
   const s = names.quoted
@@ -70,7 +73,7 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
         ORDER BY m.ord, sub.group_name
         RETURNING group_name
       )
-      ${notifyAfter('inserted', '$7')}`,
+      SELECT DISTINCT group_name FROM inserted`,
     values: [
       messages.map((m) => m.id),
       messages.map((m) => m.type),
@@ -78,10 +81,15 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
       messages.map((m) => m.headers),
       messages.map((m) => m.contentType ?? null),
       messages.map((m) => m.body),
-      names.messagesChannel,
     ],
   }
 }
+
+/** Tells the listeners on the schema's channel that these groups got work (see `notifyAfter` for the payload). */
+export const notify = (names: SchemaNames, groups: Iterable<string>): Query => ({
+  text: `SELECT pg_notify($1, CASE WHEN octet_length($2::text) <= ${NOTIFY_PAYLOAD_BYTES} THEN $2::text ELSE '' END)`,
+  values: [names.messagesChannel, [...groups].sort().join(',')],
+})
 
 /**
  * Takes up to `limit` rows of a group for `owner`: ready ones whose retry delay is over, and active
