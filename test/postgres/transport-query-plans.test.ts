@@ -90,3 +90,21 @@ describe('postgres transport query plans', () => {
     expect(indexes(nodes)).toEqual(['transport_dead_letters_by_id'])
   })
 })
+
+describe('postgres transport prepared statements', () => {
+  const wire = { id: 'm', type: 'T', partitionKey: undefined, headers: '{}', contentType: undefined, body: Buffer.from('{}') }
+  const claim = { id: 1n, owner: 'me', attempt: 1 }
+  const nameOf = (query: sql.Query) => (query as sql.Query & { name?: string }).name
+
+  it('names the publish and the ack by their text: one per schema, whatever the values', () => {
+    const other = schemaNames(`${schema}_other`)
+    expect(nameOf(sql.publish(names, [wire]))).toBe(nameOf(sql.publish(names, [wire, { ...wire, id: 'n' }])))
+    expect(nameOf(sql.publish(names, [wire]))).not.toBe(nameOf(sql.publish(other, [wire])))
+    expect(nameOf(sql.ack(names, claim))).toBe(nameOf(sql.ack(names, { ...claim, id: 2n })))
+    expect(nameOf(sql.ack(names, claim))).not.toBe(nameOf(sql.publish(names, [wire])))
+  })
+
+  it('plans the claim each time: its best plan depends on the group and the limit', () => {
+    expect(nameOf(sql.claim(names, 'group-7', 'me', 10, 30_000))).toBeUndefined()
+  })
+})

@@ -1,7 +1,19 @@
+import { createHash } from 'node:crypto'
 import type { SchemaNames } from '../identifiers.js'
 import type { Query } from '../sql.js'
 
 export type { Query }
+
+/**
+ * A statement each connection parses and plans once, then only executes: planning the publish
+ * cost as much as running it. Named by a hash of its text, which holds the schema, so transports
+ * of two schemas sharing a connection never collide. Only for statements whose plan cannot depend
+ * on the values (an insert, a primary-key lookup): the claim's plan does, so it is planned each time.
+ */
+const prepared = (query: Query): Query & { name: string } => ({
+  name: `eventfold_${createHash('sha256').update(query.text).digest('hex').slice(0, 24)}`,
+  ...query,
+})
 
 /** A message as it is stored: the binary-mode CloudEvent plus what routing and ordering need. */
 export interface StoredWire {
@@ -63,7 +75,7 @@ export const subscribe = ({ quoted: s }: SchemaNames, group: string, types: read
  */
 export function publish(names: SchemaNames, messages: readonly StoredWire[]): Query {
   const s = names.quoted
-  return {
+  return prepared({
     text: `WITH inserted AS (
         INSERT INTO ${s}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
         SELECT sub.group_name, m.id, m.type, m.partition_key, m.headers, m.content_type, m.body
@@ -82,7 +94,7 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
       messages.map((m) => m.contentType ?? null),
       messages.map((m) => m.body),
     ],
-  }
+  })
 }
 
 /** Tells the listeners on the schema's channel that these groups got work (see `notifyAfter` for the payload). */
@@ -133,10 +145,8 @@ export interface Claim {
 const claimValues = (c: Claim) => [c.id.toString(), c.owner, c.attempt]
 
 /** Done: the row goes. */
-export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query => ({
-  text: `DELETE FROM ${s}.transport_deliveries WHERE ${MINE}`,
-  values: claimValues(c),
-})
+export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query =>
+  prepared({ text: `DELETE FROM ${s}.transport_deliveries WHERE ${MINE}`, values: claimValues(c) })
 
 /** Back to ready after `delayMs`, on the database's clock like every other time here. */
 export const retry = ({ quoted: s }: SchemaNames, c: Claim, delayMs: number): Query => ({
