@@ -5,10 +5,10 @@ import type { Query } from '../sql.js'
 export type { Query }
 
 /**
- * A statement each connection parses and plans once, then only executes: planning the publish
- * cost as much as running it. Named by a hash of its text, which holds the schema, so transports
- * of two schemas sharing a connection never collide. Only for statements whose plan cannot depend
- * on the values (an insert, a primary-key lookup): the claim's plan does, so it is planned each time.
+ * A statement each connection parses and plans once, then only executes: planning the publish or
+ * the claim cost about as much as running it. Named by a hash of its text, which holds the schema,
+ * so transports of two schemas sharing a connection never collide. Only for statements whose plan
+ * for any values is the plan for these (the query-plan tests check the claim's generic plan).
  */
 const prepared = (query: Query): Query & { name: string } => ({
   name: `eventfold_${createHash('sha256').update(query.text).digest('hex').slice(0, 24)}`,
@@ -113,8 +113,9 @@ export const notify = (names: SchemaNames, groups: Iterable<string>): Query => (
  * the planner would hash-join the IN against a scan of the whole table; the array is computed
  * once, then each row is fetched by its primary key.
  */
-export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, limit: number, lockMs: number): Query => ({
-  text: `UPDATE ${s}.transport_deliveries d
+export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, limit: number, lockMs: number): Query =>
+  prepared({
+    text: `UPDATE ${s}.transport_deliveries d
     SET state = 'active', attempt = d.attempt + 1, owner = $2, locked_until = now() + ${ms('$4')}
     WHERE d.id = ANY (ARRAY(
       SELECT c.id FROM ${s}.transport_deliveries c
@@ -130,8 +131,8 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
       FOR UPDATE SKIP LOCKED
     ))
     RETURNING d.id, d.headers::text AS headers, d.content_type, encode(d.body, 'hex') AS body, d.attempt`,
-  values: [group, owner, limit, lockMs],
-})
+    values: [group, owner, limit, lockMs],
+  })
 
 /** Every settling statement names the claim it settles: a row that lapsed and was claimed again is not ours any more. */
 const MINE = `id = $1 AND owner = $2 AND attempt = $3 AND state = 'active'`
