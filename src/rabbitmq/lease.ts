@@ -21,6 +21,13 @@ export class ShardLease {
   releasing = false
   /** The channel closed under us: the broker took back what we held. */
   lost = false
+  /** Deliveries not yet settled with the broker, in delivery order. */
+  #unsettled: ConsumeMessage[] = []
+  /** Handled, their acknowledgement not sent yet, by delivery tag. */
+  #done = new Map<number, ConsumeMessage>()
+  /** Settled one by one (acknowledged out of order, or requeued): no longer waiting for an acknowledgement. */
+  #settled = new Set<number>()
+  #flushing = false
 
   private constructor(
     readonly group: string,
@@ -43,34 +50,70 @@ export class ShardLease {
     await channel.consume(spec.names.shardQueue(spec.group, spec.shard), (message) => {
       if (message === null) return void channel.close().catch(() => {})
       if (lease === undefined) early.push(message)
-      else spec.onMessage(lease, message)
+      else lease.#deliver(message, spec.onMessage)
     })
     lease = new ShardLease(spec.group, spec.shard, channel)
     const claimed = lease
     channel.on('close', () => {
       claimed.lost = true
     })
-    for (const message of early) spec.onMessage(lease, message)
+    for (const message of early) lease.#deliver(message, spec.onMessage)
     return lease
   }
 
+  #deliver(message: ConsumeMessage, onMessage: LeaseSpec['onMessage']): void {
+    this.#unsettled.push(message)
+    onMessage(this, message)
+  }
+
+  /**
+   * Acknowledged with the others done in the same turn of the event loop: a run of done deliveries
+   * from the oldest unsettled one goes as one `multiple` acknowledgement, which a quorum queue
+   * settles in one log entry instead of one per message. Done deliveries behind one still running
+   * are acknowledged one by one at once rather than held: holding them would fill the prefetch
+   * window behind a slow handler.
+   */
   ack(message: ConsumeMessage): void {
     if (this.lost) return
-    try {
-      this.channel.ack(message)
-    } catch {
-      // Closed meanwhile: the broker requeued it, it will come again.
-    }
+    this.#done.set(message.fields.deliveryTag, message)
+    if (this.#flushing) return
+    this.#flushing = true
+    setImmediate(() => this.#flush())
   }
 
   /** Gives the message back to the queue at its place. */
   requeue(message: ConsumeMessage): void {
     if (this.lost) return
+    this.#settled.add(message.fields.deliveryTag)
     try {
       this.channel.nack(message, false, true)
     } catch {
       // As for ack.
     }
+  }
+
+  #flush(): void {
+    this.#flushing = false
+    if (this.lost) return
+    let upTo: ConsumeMessage | undefined
+    let settledPrefix = 0
+    for (const message of this.#unsettled) {
+      const tag = message.fields.deliveryTag
+      if (this.#done.delete(tag)) upTo = message
+      else if (!this.#settled.delete(tag)) break
+      settledPrefix++
+    }
+    this.#unsettled.splice(0, settledPrefix)
+    try {
+      if (upTo !== undefined) this.channel.ack(upTo, true)
+      for (const [tag, message] of this.#done) {
+        this.channel.ack(message)
+        this.#settled.add(tag)
+      }
+    } catch {
+      // Closed meanwhile: the broker requeued them, they will come again.
+    }
+    this.#done.clear()
   }
 
   /**
@@ -88,6 +131,8 @@ export class ShardLease {
   }
 
   async close(): Promise<void> {
+    // Acknowledgements still waiting for their turn go first: closing would hand those messages back.
+    this.#flush()
     await this.channel.close().catch(() => {})
   }
 }

@@ -14,7 +14,7 @@ import {
 import { createPostgresInbox, createPostgresOutbox } from '../../src/postgres/index.js'
 import { createSqliteInbox, createSqliteOutbox } from '../../src/sqlite/index.js'
 import { dropSchema, PG_URL } from '../conformance/adapters.js'
-import { unique, waitFor } from './conformance/helpers.js'
+import { deferred, unique, waitFor } from './conformance/helpers.js'
 
 const schema = `ef_outbox_${unique()}`
 const dir = mkdtempSync(join(tmpdir(), 'eventfold-outbox-'))
@@ -119,6 +119,44 @@ describe('PostgreSQL outbox', () => {
     for (const [key, order] of byKey) expect(order, key).toEqual([...order].sort((a, b) => a - b))
     expect([...byKey.values()].flat()).toHaveLength(300)
     expect(relays.reduce((sum, r) => sum + r.stats().published, 0)).toBeGreaterThanOrEqual(300)
+  })
+
+  it('a relay holds only the keys of the batch it took: another relay publishes other keys meanwhile, before statistics know of the backlog', async () => {
+    const { outbox, client } = await open()
+    // No statistics of the burst (autovacuum has not analyzed it yet): the planner guesses a few rows.
+    await outbox.enqueue(
+      client,
+      Array.from({ length: 300 }, (_, n) => ({ type: 'Tick', data: { n }, partitionKey: 'a' })),
+    )
+    await outbox.enqueue(
+      client,
+      Array.from({ length: 10 }, (_, n) => ({ type: 'Tick', data: { n }, partitionKey: 'b' })),
+    )
+    const stuck = recordingTransport()
+    const unblock = deferred()
+    const publish = stuck.transport.publish.bind(stuck.transport)
+    Object.assign(stuck.transport, {
+      publish: async (messages: readonly OutgoingMessage[]) => {
+        await unblock.promise
+        return publish(messages)
+      },
+    })
+    const free = recordingTransport()
+    const holding = outbox.relay({ transport: stuck.transport, batchSize: 100 })
+    await holding.start()
+    await waitFor('the first relay to hold a batch of key a', async () => {
+      const { rows } = await client.query('SELECT count(*)::int AS n FROM pg_locks WHERE locktype = $1', ['advisory'])
+      return rows[0].n > 0
+    })
+    const other = outbox.relay({ transport: free.transport, batchSize: 100 })
+    await other.start()
+    await waitFor('key b from the other relay', () => free.published.length === 10)
+    expect(firstSeenByKey(free.published).get('b')).toEqual(Array.from({ length: 10 }, (_, n) => n))
+    unblock.resolve()
+    await waitFor('every message of key a', () => stuck.published.length + free.published.length === 310)
+    await Promise.all([holding.stop(), other.stop()])
+    const a = firstSeenByKey([...stuck.published, ...free.published].filter((m) => m.partitionKey === 'a'))
+    expect(new Set(a.get('a'))).toEqual(new Set(Array.from({ length: 300 }, (_, n) => n)))
   })
 
   it('keeps unsent messages through publish failures and retries them', async () => {

@@ -7,7 +7,7 @@ import { createPostgresTransport, type PostgresTransport } from '../../src/postg
 import { typeParsers } from '../../src/postgres/rows.js'
 import * as sql from '../../src/postgres/transport/sql.js'
 import { toStoredWire } from '../../src/postgres/transport/wire.js'
-import { waitFor } from '../messaging/conformance/helpers.js'
+import { sleep, waitFor } from '../messaging/conformance/helpers.js'
 import { DATABASE_URL, dropSchema, uniqueSchema } from './helpers.js'
 
 // The claim statement on its own, driven step by step: what it may hand out, whatever the interleaving.
@@ -139,6 +139,14 @@ describe('postgres transport: the claim', () => {
 })
 
 describe('postgres transport: notifications', () => {
+  /** What the publisher does: insert in one statement, then notify the groups it returned. */
+  async function publishAndNotify(type: string): Promise<string[]> {
+    const rows = await run<{ group_name: string }>(sql.publish(names, [toStoredWire(createMessage({ type, data: 1 }, 'test'))]))
+    const groups = rows.map((row) => row.group_name)
+    if (groups.length > 0) await run(sql.notify(names, groups))
+    return groups
+  }
+
   it('name the groups that got work, or none when the names would not fit', async () => {
     const listener = new pg.Client({ connectionString: DATABASE_URL })
     const payloads: string[] = []
@@ -151,11 +159,12 @@ describe('postgres transport: notifications', () => {
       const other = `${group}-other`
       await run(sql.subscribe(names, other, ['OnlyOther']))
       await publish([['a1', 'a']]) // only the test's own group takes every type
-      await run(sql.publish(names, [toStoredWire(createMessage({ type: 'OnlyOther', data: 1 }, 'test'))]))
-      await run(sql.publish(names, [toStoredWire(createMessage({ type: 'Nobody', data: 1 }, 'test'))]))
+      await run(sql.notify(names, [group]))
+      expect((await publishAndNotify('OnlyOther')).sort()).toEqual([group, other].sort())
+      expect(await publishAndNotify('Nobody')).toEqual([group])
       const many = Array.from({ length: 80 }, (_, i) => `${'m'.repeat(95)}-${i}`)
       for (const g of many) await run(sql.subscribe(names, g, ['Crowd']))
-      await run(sql.publish(names, [toStoredWire(createMessage({ type: 'Crowd', data: 1 }, 'test'))]))
+      expect(await publishAndNotify('Crowd')).toHaveLength(81)
       const [a1] = await claim('m1')
       await run(sql.release(names, a1!.claim, true))
       await waitFor('five notifications', () => payloads.length >= 5)
@@ -163,6 +172,23 @@ describe('postgres transport: notifications', () => {
       expect(payloads).toEqual([group, [group, other].sort().join(','), group, '', group])
     } finally {
       await listener.end()
+    }
+  })
+
+  it('wake a consumer of another process soon after a publish commits, long before its next poll', async () => {
+    const options = { connectionString: DATABASE_URL, schema, pollIntervalMs: 600_000 }
+    const [publisher, consumer] = [await createPostgresTransport(options), await createPostgresTransport(options)]
+    try {
+      const got: unknown[] = []
+      // The first claim happens at subscribe; the message is published after it, so only a notification can bring it.
+      await consumer.subscribe({ group: `${group}-woken`, handler: (m) => void got.push(m.data) })
+      await sleep(100)
+      // Concurrent publishes share notifications; each one's message still arrives.
+      await Promise.all(Array.from({ length: 20 }, (_, i) => publisher.publish([{ type: 'Wake', data: i }])))
+      await waitFor('every message, woken by notifications', () => got.length === 20)
+      expect([...got].sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 20 }, (_, i) => i))
+    } finally {
+      await Promise.all([publisher.close(), consumer.close()])
     }
   })
 })

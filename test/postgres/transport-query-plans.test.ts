@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { schemaNames } from '../../src/postgres/identifiers.js'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
@@ -49,12 +50,34 @@ async function explain(query: sql.Query): Promise<PlanNode[]> {
   return flatten(row!['QUERY PLAN'][0].Plan)
 }
 
+/** The plan a prepared statement falls back to once PostgreSQL prefers one plan for every value. */
+async function explainGeneric(query: sql.Query): Promise<PlanNode[]> {
+  const client = new pg.Client({ connectionString: DATABASE_URL })
+  await client.connect()
+  try {
+    await client.query('SET plan_cache_mode = force_generic_plan')
+    await client.query(`PREPARE generic AS ${query.text}`)
+    const args = query.values.map((value) => client.escapeLiteral(String(value))).join(', ')
+    const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE generic(${args})`)
+    return flatten(rows[0]!['QUERY PLAN'][0].Plan)
+  } finally {
+    await client.end()
+  }
+}
+
 const seqScans = (nodes: PlanNode[]) => nodes.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name'])
 const indexes = (nodes: PlanNode[]) => nodes.flatMap((n) => n['Index Name'] ?? [])
 
 describe('postgres transport query plans', () => {
   it.each([1, 10, 100])('the claim of %i rows walks the claim index and checks keys on the key index', async (limit) => {
     const nodes = await explain(sql.claim(names, 'group-7', 'me', limit, 30_000))
+    expect(seqScans(nodes)).toEqual([])
+    expect(indexes(nodes)).toContain('transport_deliveries_claim')
+    expect(indexes(nodes)).toContain('transport_deliveries_key')
+  })
+
+  it.each([1, 100])('the prepared claim of %i rows keeps to the same indexes in its generic plan', async (limit) => {
+    const nodes = await explainGeneric(sql.claim(names, 'group-7', 'me', limit, 30_000))
     expect(seqScans(nodes)).toEqual([])
     expect(indexes(nodes)).toContain('transport_deliveries_claim')
     expect(indexes(nodes)).toContain('transport_deliveries_key')
@@ -88,5 +111,23 @@ describe('postgres transport query plans', () => {
     const nodes = await explain(sql.lockDeadLetters(names, 'group-broken', ['a', 'b']))
     expect(seqScans(nodes)).toEqual([])
     expect(indexes(nodes)).toEqual(['transport_dead_letters_by_id'])
+  })
+})
+
+describe('postgres transport prepared statements', () => {
+  const wire = { id: 'm', type: 'T', partitionKey: undefined, headers: '{}', contentType: undefined, body: Buffer.from('{}') }
+  const claim = { id: 1n, owner: 'me', attempt: 1 }
+  const nameOf = (query: sql.Query) => (query as sql.Query & { name?: string }).name
+
+  it('names the publish and the ack by their text: one per schema, whatever the values', () => {
+    const other = schemaNames(`${schema}_other`)
+    expect(nameOf(sql.publish(names, [wire]))).toBe(nameOf(sql.publish(names, [wire, { ...wire, id: 'n' }])))
+    expect(nameOf(sql.publish(names, [wire]))).not.toBe(nameOf(sql.publish(other, [wire])))
+    expect(nameOf(sql.ack(names, claim))).toBe(nameOf(sql.ack(names, { ...claim, id: 2n })))
+    expect(nameOf(sql.ack(names, claim))).not.toBe(nameOf(sql.publish(names, [wire])))
+  })
+
+  it('names the claim too: one name per schema', () => {
+    expect(nameOf(sql.claim(names, 'group-7', 'me', 10, 30_000))).toBe(nameOf(sql.claim(names, 'group-8', 'you', 1, 5)))
   })
 })

@@ -142,7 +142,7 @@ class PostgresOutboxStorage implements OutboxStorage {
       client.release(error)
     }
     try {
-      await client.query('BEGIN')
+      await client.query(sql.BEGIN_CLAIM)
       const { rows } = await client.query<{ seq: bigint; message: string }>(sql.claim(this.names, this.#space, limit))
       if (rows.length === 0) {
         await client.query('COMMIT')

@@ -15,7 +15,17 @@ export const enqueue = (
 })
 
 /**
- * The oldest unsent messages, in order, of partition keys no other relay holds. The transaction-
+ * Opens a claim's transaction. The claim's advisory locks sit in its filter, so they must be taken
+ * only on the rows its limit reaches, walking the unsent index in order. Without sorts the planner
+ * has no other way; with them it picks a bitmap scan and a sort whenever its statistics undercount
+ * the unsent rows (as after any burst): that takes the lock of every key in the backlog, which is
+ * ten times slower and keeps every other relay away from all of them.
+ */
+export const BEGIN_CLAIM = 'BEGIN; SET LOCAL enable_sort = off'
+
+/**
+ * The oldest unsent messages, in order, of partition keys no other relay holds (in a transaction
+ * begun with `BEGIN_CLAIM`). The transaction-
  * scoped advisory lock per key (two int4 keys: the schema's space and the key's hash) keeps a key's
  * messages with one relay until it commits, so two relays never publish one key out of order;
  * SKIP LOCKED passes rows another relay has claimed, and re-checks sent_at on ones it just marked.

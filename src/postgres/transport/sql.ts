@@ -1,7 +1,19 @@
+import { createHash } from 'node:crypto'
 import type { SchemaNames } from '../identifiers.js'
 import type { Query } from '../sql.js'
 
 export type { Query }
+
+/**
+ * A statement each connection parses and plans once, then only executes: planning the publish or
+ * the claim cost about as much as running it. Named by a hash of its text, which holds the schema,
+ * so transports of two schemas sharing a connection never collide. Only for statements whose plan
+ * for any values is the plan for these (the query-plan tests check the claim's generic plan).
+ */
+const prepared = (query: Query): Query & { name: string } => ({
+  name: `eventfold_${createHash('sha256').update(query.text).digest('hex').slice(0, 24)}`,
+  ...query,
+})
 
 /** A message as it is stored: the binary-mode CloudEvent plus what routing and ordering need. */
 export interface StoredWire {
@@ -57,10 +69,13 @@ export const subscribe = ({ quoted: s }: SchemaNames, group: string, types: read
  * One statement for the whole batch: a row per message and subscribed group, numbered in batch
  * order, so the batch is all or nothing and keeps its order. No lock: concurrent publishers order
  * their rows by their ids, and a consumer never takes two rows of one key at once (see `claim`).
+ * No NOTIFY either: a notifying transaction takes a database-wide lock at commit and holds it
+ * through the commit's flush, so concurrent publishers would commit one at a time. It returns the
+ * groups that got rows; the publisher announces them after the commit (see `announcer.ts`).
  */
 export function publish(names: SchemaNames, messages: readonly StoredWire[]): Query {
   const s = names.quoted
-  return {
+  return prepared({
     text: `WITH inserted AS (
         INSERT INTO ${s}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
         SELECT sub.group_name, m.id, m.type, m.partition_key, m.headers, m.content_type, m.body
@@ -70,7 +85,7 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
         ORDER BY m.ord, sub.group_name
         RETURNING group_name
       )
-      ${notifyAfter('inserted', '$7')}`,
+      SELECT DISTINCT group_name FROM inserted`,
     values: [
       messages.map((m) => m.id),
       messages.map((m) => m.type),
@@ -78,10 +93,15 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
       messages.map((m) => m.headers),
       messages.map((m) => m.contentType ?? null),
       messages.map((m) => m.body),
-      names.messagesChannel,
     ],
-  }
+  })
 }
+
+/** Tells the listeners on the schema's channel that these groups got work (see `notifyAfter` for the payload). */
+export const notify = (names: SchemaNames, groups: Iterable<string>): Query => ({
+  text: `SELECT pg_notify($1, CASE WHEN octet_length($2::text) <= ${NOTIFY_PAYLOAD_BYTES} THEN $2::text ELSE '' END)`,
+  values: [names.messagesChannel, [...groups].sort().join(',')],
+})
 
 /**
  * Takes up to `limit` rows of a group for `owner`: ready ones whose retry delay is over, and active
@@ -93,8 +113,9 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
  * the planner would hash-join the IN against a scan of the whole table; the array is computed
  * once, then each row is fetched by its primary key.
  */
-export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, limit: number, lockMs: number): Query => ({
-  text: `UPDATE ${s}.transport_deliveries d
+export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, limit: number, lockMs: number): Query =>
+  prepared({
+    text: `UPDATE ${s}.transport_deliveries d
     SET state = 'active', attempt = d.attempt + 1, owner = $2, locked_until = now() + ${ms('$4')}
     WHERE d.id = ANY (ARRAY(
       SELECT c.id FROM ${s}.transport_deliveries c
@@ -110,8 +131,8 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
       FOR UPDATE SKIP LOCKED
     ))
     RETURNING d.id, d.headers::text AS headers, d.content_type, encode(d.body, 'hex') AS body, d.attempt`,
-  values: [group, owner, limit, lockMs],
-})
+    values: [group, owner, limit, lockMs],
+  })
 
 /** Every settling statement names the claim it settles: a row that lapsed and was claimed again is not ours any more. */
 const MINE = `id = $1 AND owner = $2 AND attempt = $3 AND state = 'active'`
@@ -125,10 +146,8 @@ export interface Claim {
 const claimValues = (c: Claim) => [c.id.toString(), c.owner, c.attempt]
 
 /** Done: the row goes. */
-export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query => ({
-  text: `DELETE FROM ${s}.transport_deliveries WHERE ${MINE}`,
-  values: claimValues(c),
-})
+export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query =>
+  prepared({ text: `DELETE FROM ${s}.transport_deliveries WHERE ${MINE}`, values: claimValues(c) })
 
 /** Back to ready after `delayMs`, on the database's clock like every other time here. */
 export const retry = ({ quoted: s }: SchemaNames, c: Claim, delayMs: number): Query => ({

@@ -11,6 +11,7 @@ import type { SchemaNames } from '../identifiers.js'
 import { migrate } from '../migrations.js'
 import { Notifier } from '../notifier.js'
 import { typeParsers } from '../rows.js'
+import { Announcer } from './announcer.js'
 import { type ConsumerSettings, PostgresConsumer } from './consumer.js'
 import { Db, toTransportError } from './db.js'
 import { PostgresDeadLetters } from './dead-letters.js'
@@ -39,11 +40,11 @@ class Wakeups extends ChangeSignal {
   }
 
   forPayload(payload: string): void {
-    if (payload === '') {
-      this.notify()
-      return
-    }
-    const groups = new Set(payload.split(','))
+    if (payload === '') this.notify()
+    else this.forGroups(new Set(payload.split(',')))
+  }
+
+  forGroups(groups: ReadonlySet<string>): void {
     for (const consumer of this.consumers) if (groups.has(consumer.group)) consumer.wake()
   }
 }
@@ -65,6 +66,7 @@ export class PostgresTransport implements Transport {
   readonly #pool: pg.Pool
   readonly #db: Db
   readonly #notifier: Notifier
+  readonly #announcer: Announcer
   readonly #consumers = new Set<PostgresConsumer>()
   #closed = false
 
@@ -77,6 +79,7 @@ export class PostgresTransport implements Transport {
     this.#db = new Db(this.#pool, logger)
     const wakeups = new Wakeups(this.#consumers)
     this.#notifier = new Notifier(connection, names.messagesChannel, wakeups, logger, (payload) => wakeups.forPayload(payload))
+    this.#announcer = new Announcer(this.#db, names, (groups) => wakeups.forGroups(groups), logger)
     this.deadLetters = new PostgresDeadLetters(this.#db, names, () => this.#checkOpen())
   }
 
@@ -95,7 +98,7 @@ export class PostgresTransport implements Transport {
     const created = messages.map((m, i) => createMessage(m, this.settings.source, i))
     const wires = created.map(toStoredWire)
     this.#checkSizes(wires)
-    if (wires.length > 0) await this.#db.query(sql.publish(this.settings.names, wires))
+    if (wires.length > 0) await this.#insert(wires)
     return { ids: created.map((m) => m.id) }
   }
 
@@ -120,7 +123,12 @@ export class PostgresTransport implements Transport {
       body: Buffer.from(wire.body),
     }
     this.#checkSizes([stored])
-    await this.#db.query(sql.publish(this.settings.names, [stored]))
+    await this.#insert([stored])
+  }
+
+  async #insert(wires: readonly sql.StoredWire[]): Promise<void> {
+    const rows = await this.#db.query<{ group_name: string }>(sql.publish(this.settings.names, wires))
+    this.#announcer.announce(rows.map((row) => row.group_name))
   }
 
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
@@ -147,6 +155,7 @@ export class PostgresTransport implements Transport {
     if (this.#closed) return
     this.#closed = true
     await Promise.all([...this.#consumers].map((c) => c.stop()))
+    await this.#announcer.flushed()
     await this.#notifier.stop()
     await this.#pool.end()
   }
