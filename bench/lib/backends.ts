@@ -34,6 +34,12 @@ export interface Raw {
 
 export interface Bench {
   name: BackendName
+  /**
+   * Brings the database to the steady state a long-running store is in after a bulk load:
+   * PostgreSQL vacuumed and analyzed (else autovacuum does it during the next measurement), the
+   * SQLite WAL checkpointed into the file.
+   */
+  settle(): Promise<void>
   /** The PostgreSQL schema the store and the raw table live in. */
   schema?: string
   store: EventStore
@@ -91,6 +97,9 @@ export async function openPostgres(rawConnections: number, storeOptions: StoreOp
       others.push(other)
       return other
     },
+    async settle() {
+      await admin.query(`VACUUM (ANALYZE) "${schema}".events, ${table}`)
+    },
     async close() {
       await Promise.all([store.close(), pool.end(), ...others.map((o) => o.close())])
       await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
@@ -142,6 +151,9 @@ export async function openSqlite(storeOptions: StoreOptions = {}): Promise<Bench
       const other = createSqliteEventStore({ path, ...options })
       others.push(other)
       return other
+    },
+    async settle() {
+      db.pragma('wal_checkpoint(TRUNCATE)')
     },
     async close() {
       await Promise.all([store.close(), ...others.map((o) => o.close())])

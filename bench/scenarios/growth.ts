@@ -30,7 +30,10 @@ export async function growth(backends: BackendName[], { seconds, quick }: { seco
     let filled = 0
     let empty: { append: number; read: number; fold: number } | undefined
     for (const size of sizes) {
-      if (size > filled) await populate(bench, size - filled, 100, `fill${size}`)
+      if (size > filled) {
+        await populate(bench, size - filled, 100, `fill${size}`)
+        await bench.settle()
+      }
       filled = size
       const run = `grow${size}`
       const append = await throughput(8, seconds * 1000, async (w, i) => {
