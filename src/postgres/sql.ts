@@ -30,7 +30,7 @@ const EVENT_COLUMNS = `position, event_id, stream_id, revision, type, data::text
  * Below this many requests the per-request loop is cheaper than the set-based statements (see
  * append_batch). Calling the loop directly saves a nested function call on every small batch.
  */
-const SET_BASED_FROM = 8
+const SET_BASED_FROM = 4
 
 /** One round trip for a whole batch; the function takes the write lock itself (see append_batch). */
 export function appendBatch(names: SchemaNames, requests: readonly AppendRequest[]): Query {

@@ -27,7 +27,7 @@ afterAll(async () => {
   await Promise.all(Object.values(schemas).map(dropSchema))
 })
 
-// Eight distinct streams: large enough for the set-based path (smaller batches go one by one).
+// Eight distinct streams: enough for the set-based path (batches under four go one by one).
 const batch: [string, ExpectedRevision, number][] = [
   ['existing', 1n, 3],
   ['fresh-a', 'no_stream', 2],

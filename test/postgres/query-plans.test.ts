@@ -126,7 +126,7 @@ describe('postgres query plans', () => {
       ])
       await client.query(batch) // writes, then a conflict
       await client.query(batch) // an idempotent retry, then a duplicate id
-      // Eight requests or more take the set-based path.
+      // Four requests or more take the set-based path.
       const wide = Array.from({ length: 8 }, (_, i) => ({
         streamId: `stream-${20 + i}`,
         expected: 'any' as const,
