@@ -17,7 +17,6 @@ import {
   type StreamPageQuery,
   type StreamState,
 } from '../core/internal.js'
-import { positiveInteger } from '../core/numbers.js'
 import type {
   AppendResult,
   DeleteMode,
@@ -44,12 +43,6 @@ export interface SqliteEventStoreOptions extends StoreOptions {
    * through this store wake subscribers at once. Default 250 ms.
    */
   pollIntervalMs?: number
-  /**
-   * Page cache of each of the store's two connections, in MiB. Default 32. SQLite's own default
-   * (2 MiB) holds the indexes of a small log only: past that, a read of a 100-event stream took
-   * 1.8× as long at 1M events as on an empty store, each page coming back through a system call.
-   */
-  cacheSizeMiB?: number
 }
 
 const MAX_REVISION = 9223372036854775807n
@@ -85,8 +78,7 @@ class SqliteBackend implements StoreBackend {
   readonly #inline: readonly Projection[]
 
   constructor(options: SqliteEventStoreOptions) {
-    // Checked before any file is opened. A whole number: a pragma takes no bound parameters.
-    const cacheKiB = positiveInteger(options.cacheSizeMiB ?? 32, 'cacheSizeMiB') * 1024
+    // Checked before any file is opened, so a bad option leaves no connection behind.
     this.#inline = checkInlineProjections(options.inlineProjections) as readonly Projection[]
     this.#db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
     this.pollIntervalMs = options.pollIntervalMs ?? 250
@@ -98,7 +90,6 @@ class SqliteBackend implements StoreBackend {
       options.path === ':memory:' || options.path === ''
         ? this.#db
         : new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 })
-    for (const connection of new Set([this.#db, this.#reader])) connection.pragma(`cache_size = ${-cacheKiB}`)
     // Built once: better-sqlite3's transaction wrapper is costly to create on every append.
     const writeBatch = this.#db.transaction((requests: AppendRequest[]) => requests.map((r) => this.#writeOne(r)))
     this.#writeBatch = writeBatch
