@@ -5,6 +5,7 @@ export { actualRevision, checkRevision, decideAppend, decideDelete } from './app
 export type { FieldCondition } from './documents.js'
 export { documentId, documentLimit, documentText, fieldConditions } from './documents.js'
 export { EventfoldError, InvalidInputError, isEventfoldError, StoreUnavailableError } from './errors.js'
+export { type EventRow, eventFromRow } from './event-row.js'
 export { checkInlineProjections, runInlineProjections } from './inline-projections.js'
 export { Mutex } from './mutex.js'
 export { describeError, leaseLost, partitionCountMismatch, processorRunning } from './processing-errors.js'

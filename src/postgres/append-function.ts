@@ -1,4 +1,39 @@
 /**
+ * One request of the per-request loop that names an event id already stored: either a retry of an
+ * append that committed (every id stored, in order, where this append would put them), answered
+ * with its original result, or a duplicate id. Expects the loop's variables i, n, offs, req_ids,
+ * found_count, first_revision and wanted_first. Shared by every version of the loop.
+ */
+export const retriedRequest = (
+  s: string,
+): string => `    SELECT count(*) INTO found_count FROM ${s}.events e WHERE e.event_id = ANY (req_ids);
+    IF found_count > 0 THEN
+      -- A retry of a committed append: every id stored, in order, where this append would put them.
+      SELECT e.revision INTO first_revision FROM ${s}.events e
+      WHERE e.event_id = req_ids[1] AND e.stream_id = p_streams[i];
+      IF p_expected[i] = 'no_stream' THEN wanted_first := 0;
+      ELSIF p_expected[i] IN ('any', 'stream_exists') THEN wanted_first := first_revision;
+      ELSE wanted_first := p_expected[i]::bigint + 1;
+      END IF;
+      IF found_count = n AND first_revision = wanted_first AND n = (
+        SELECT count(*) FROM unnest(req_ids) WITH ORDINALITY AS u(id, k)
+        JOIN ${s}.events e ON e.event_id = u.id
+        WHERE e.stream_id = p_streams[i] AND e.revision = first_revision + u.k - 1)
+      THEN
+        RETURN QUERY SELECT 'ok'::text, e.revision, e.position, NULL::uuid
+        FROM ${s}.events e WHERE e.event_id = req_ids[n];
+      ELSE
+        RETURN QUERY SELECT 'duplicate'::text, NULL::bigint, NULL::bigint, u.id
+        FROM unnest(req_ids) WITH ORDINALITY AS u(id, k)
+        WHERE EXISTS (SELECT 1 FROM ${s}.events e WHERE e.event_id = u.id)
+        ORDER BY u.k LIMIT 1;
+      END IF;
+      offs := offs + n;
+      CONTINUE;
+    END IF;
+`
+
+/**
  * The group-commit append: one call writes a whole batch of append requests, each checked like
  * `decideAppend` in core. Requests are flat parallel arrays; `p_counts[i]` events belong to request
  * i. A request that fails its checks returns a status row instead of raising, so it never rolls
@@ -32,32 +67,7 @@ BEGIN
     n := p_counts[i];
     req_ids := p_ids[offs + 1 : offs + n];
 
-    SELECT count(*) INTO found_count FROM ${s}.events e WHERE e.event_id = ANY (req_ids);
-    IF found_count > 0 THEN
-      -- A retry of a committed append: every id stored, in order, where this append would put them.
-      SELECT e.revision INTO first_revision FROM ${s}.events e
-      WHERE e.event_id = req_ids[1] AND e.stream_id = p_streams[i];
-      IF p_expected[i] = 'no_stream' THEN wanted_first := 0;
-      ELSIF p_expected[i] IN ('any', 'stream_exists') THEN wanted_first := first_revision;
-      ELSE wanted_first := p_expected[i]::bigint + 1;
-      END IF;
-      IF found_count = n AND first_revision = wanted_first AND n = (
-        SELECT count(*) FROM unnest(req_ids) WITH ORDINALITY AS u(id, k)
-        JOIN ${s}.events e ON e.event_id = u.id
-        WHERE e.stream_id = p_streams[i] AND e.revision = first_revision + u.k - 1)
-      THEN
-        RETURN QUERY SELECT 'ok'::text, e.revision, e.position, NULL::uuid
-        FROM ${s}.events e WHERE e.event_id = req_ids[n];
-      ELSE
-        RETURN QUERY SELECT 'duplicate'::text, NULL::bigint, NULL::bigint, u.id
-        FROM unnest(req_ids) WITH ORDINALITY AS u(id, k)
-        WHERE EXISTS (SELECT 1 FROM ${s}.events e WHERE e.event_id = u.id)
-        ORDER BY u.k LIMIT 1;
-      END IF;
-      offs := offs + n;
-      CONTINUE;
-    END IF;
-
+${retriedRequest(s)}
     SELECT st.revision, st.status INTO s_revision, s_status FROM ${s}.streams st WHERE st.stream_id = p_streams[i];
     actual := CASE WHEN s_revision >= 0 THEN s_revision END;
     IF s_status = 'hard_deleted' THEN

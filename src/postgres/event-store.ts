@@ -1,6 +1,14 @@
 import pg from 'pg'
 import { StreamDeletedError, WrongExpectedRevisionError } from '../core/errors.js'
-import { ChangeSignal, type Projection, runInlineProjections, type StoreBackend, type StreamPageQuery } from '../core/internal.js'
+import {
+  ChangeSignal,
+  type EventRow,
+  eventFromRow,
+  type Projection,
+  runInlineProjections,
+  type StoreBackend,
+  type StreamPageQuery,
+} from '../core/internal.js'
 import type {
   AppendResult,
   DeleteMode,
@@ -18,7 +26,7 @@ import type { SchemaNames } from './identifiers.js'
 import { migrate } from './migrations.js'
 import { Notifier } from './notifier.js'
 import { PostgresProcessing } from './processing.js'
-import { type EventRow, toRecordedEvent, typeParsers } from './rows.js'
+import { typeParsers } from './rows.js'
 import { PostgresSnapshots } from './snapshots.js'
 import type { AppendRequest } from './sql.js'
 import * as sql from './sql.js'
@@ -109,7 +117,7 @@ export class PostgresBackend implements StoreBackend {
       const count = requests.reduce((sum, request) => sum + request.events.length, 0)
       if (last > 0n) {
         const written = (await client.query<EventRow>(sql.writtenEvents(this.#names, last, count))).rows
-        if (written.length > 0) await runInlineProjections(this.#inline, written.map(toRecordedEvent), tx)
+        if (written.length > 0) await runInlineProjections(this.#inline, written.map(eventFromRow), tx)
       }
       return rows
     })
@@ -117,12 +125,12 @@ export class PostgresBackend implements StoreBackend {
 
   async readStreamPage(streamId: string, query: StreamPageQuery): Promise<RecordedEvent[]> {
     const rows = await this.#query<EventRow>(sql.readStreamPage(this.#names, streamId, query))
-    return rows.map(toRecordedEvent)
+    return rows.map(eventFromRow)
   }
 
   async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
     const rows = await this.#query<EventRow>(sql.readAllPage(this.#names, after, limit, filter))
-    return rows.map(toRecordedEvent)
+    return rows.map(eventFromRow)
   }
 
   async locateEvent(eventId: string): Promise<EventLocation | undefined> {

@@ -1,3 +1,5 @@
+import { retriedRequest } from './append-function.js'
+
 /**
  * Version 7: a stream's revision is read from the events' own (stream_id, revision) index instead
  * of a `streams` row upserted on every append. That row cost a second heap tuple, a second index
@@ -11,7 +13,8 @@
 export const derivedStreamsV7 = (s: string): string => `
 DELETE FROM ${s}.streams WHERE status = 'live';
 
--- Same contract and checks as version 1's loop; see there for the lock and the idempotent retry.
+-- Same contract and checks as version 1's loop (its retried-request branch is shared); see there
+-- for the lock.
 CREATE OR REPLACE FUNCTION ${s}.append_batch_sequential(
   p_lock_key bigint, p_channel text, p_streams text[], p_expected text[], p_counts int[],
   p_ids uuid[], p_types text[], p_data text[], p_metadata text[])
@@ -40,35 +43,10 @@ BEGIN
     n := p_counts[i];
     req_ids := p_ids[offs + 1 : offs + n];
 
-    IF EXISTS (SELECT 1 FROM ${s}.events e WHERE e.event_id = ANY (req_ids)) THEN
-      SELECT count(*) INTO found_count FROM ${s}.events e WHERE e.event_id = ANY (req_ids);
-      -- A retry of a committed append: every id stored, in order, where this append would put them.
-      SELECT e.revision INTO first_revision FROM ${s}.events e
-      WHERE e.event_id = req_ids[1] AND e.stream_id = p_streams[i];
-      IF p_expected[i] = 'no_stream' THEN wanted_first := 0;
-      ELSIF p_expected[i] IN ('any', 'stream_exists') THEN wanted_first := first_revision;
-      ELSE wanted_first := p_expected[i]::bigint + 1;
-      END IF;
-      IF found_count = n AND first_revision = wanted_first AND n = (
-        SELECT count(*) FROM unnest(req_ids) WITH ORDINALITY AS u(id, k)
-        JOIN ${s}.events e ON e.event_id = u.id
-        WHERE e.stream_id = p_streams[i] AND e.revision = first_revision + u.k - 1)
-      THEN
-        RETURN QUERY SELECT 'ok'::text, e.revision, e.position, NULL::uuid
-        FROM ${s}.events e WHERE e.event_id = req_ids[n];
-      ELSE
-        RETURN QUERY SELECT 'duplicate'::text, NULL::bigint, NULL::bigint, u.id
-        FROM unnest(req_ids) WITH ORDINALITY AS u(id, k)
-        WHERE EXISTS (SELECT 1 FROM ${s}.events e WHERE e.event_id = u.id)
-        ORDER BY u.k LIMIT 1;
-      END IF;
-      offs := offs + n;
-      CONTINUE;
-    END IF;
-
+${retriedRequest(s)}
     -- max() on the (stream_id, revision) index is one backward index probe.
     SELECT max(e.revision) INTO actual FROM ${s}.events e WHERE e.stream_id = p_streams[i];
-    t_status := NULL;
+    -- No row sets both to NULL.
     SELECT st.revision, st.status INTO t_revision, t_status FROM ${s}.streams st WHERE st.stream_id = p_streams[i];
     IF actual IS NULL AND t_revision >= 0 THEN actual := t_revision; END IF;
     expected := p_expected[i];

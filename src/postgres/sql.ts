@@ -21,7 +21,7 @@ export interface AppendRequest {
 /** bigints travel as decimal strings: node-postgres does not serialize BigInt itself. */
 const expectedText = (expected: ExpectedRevision): string => (typeof expected === 'bigint' ? expected.toString() : expected)
 
-// In the order of rows.ts's EventRow. date_part, not extract: extract computes in numeric, a fifth
+// In the column order of core's EventRow. date_part, not extract: extract computes in numeric, a fifth
 // of the server's time per row on a catch-up read; float8 holds these millisecond times exactly.
 const EVENT_COLUMNS = `position, event_id, stream_id, revision, type, data::text AS data, metadata::text AS metadata,
   date_part('epoch', recorded_at) * 1000 AS recorded_ms`

@@ -6,6 +6,7 @@ import {
   decideAppend,
   decideDelete,
   EventfoldError,
+  eventFromRow,
   Mutex,
   type PreparedEvent,
   type Projection,
@@ -31,7 +32,7 @@ import { migrate } from './migrations.js'
 import { SqliteProcessing } from './processing.js'
 import { type ProcessingStatements, processingStatements } from './processing-sql.js'
 import { SqliteSnapshots } from './snapshots.js'
-import { type EventRow, prepareStatements, type Statements } from './sql.js'
+import { prepareStatements, type Statements } from './sql.js'
 
 export interface SqliteEventStoreOptions extends StoreOptions {
   /** A file path, or ':memory:' for a private in-memory database. */
@@ -46,17 +47,6 @@ export interface SqliteEventStoreOptions extends StoreOptions {
 }
 
 const MAX_REVISION = 9223372036854775807n
-
-const toRecorded = ([position, id, streamId, revision, type, data, metadata, recordedAt]: EventRow): RecordedEvent => ({
-  id,
-  type,
-  data: JSON.parse(data),
-  metadata: recordedMetadata(metadata, id),
-  streamId,
-  revision,
-  position,
-  recordedAt: new Date(Number(recordedAt)),
-})
 
 class SqliteBackend implements StoreBackend {
   readonly changes = new ChangeSignal()
@@ -244,13 +234,13 @@ class SqliteBackend implements StoreBackend {
       direction === 'forwards'
         ? this.#readSql.readStreamForwards.all(streamId, from ?? 0n, limit)
         : this.#readSql.readStreamBackwards.all(streamId, from ?? MAX_REVISION, limit)
-    return rows.map(toRecorded)
+    return rows.map(eventFromRow)
   }
 
   async readAllPage(after: bigint, limit: number, filter: EventFilter | undefined): Promise<RecordedEvent[]> {
     const types = filter?.eventTypes === undefined ? null : JSON.stringify(filter.eventTypes)
     const prefix = filter?.streamPrefix ?? null
-    return this.#readSql.readAll.all(after, types, types, prefix, prefix, prefix, limit).map(toRecorded)
+    return this.#readSql.readAll.all(after, types, types, prefix, prefix, prefix, limit).map(eventFromRow)
   }
 
   async headPosition(): Promise<bigint> {

@@ -1,18 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3'
+import type { EventRow } from '../core/internal.js'
 
+// In the column order of core's EventRow: event reads return arrays.
 const COLUMNS = 'position, event_id, stream_id, revision, type, data, metadata, recorded_at'
-
-/** An events row in the order of COLUMNS: event reads return arrays, no keyed object per row. */
-export type EventRow = [
-  position: bigint,
-  eventId: string,
-  streamId: string,
-  revision: bigint,
-  type: string,
-  data: string,
-  metadata: string,
-  recordedAt: bigint,
-]
 
 export interface StreamRow {
   revision: bigint

@@ -15,6 +15,16 @@ afterAll(async () => {
   for (const schema of schemas) await dropSchema(schema)
 })
 
+/** A schema as an earlier release left it: migrations up to `version` applied, no further. */
+async function schemaAtVersion(quoted: string, version: number) {
+  await admin(`CREATE SCHEMA ${quoted};
+    CREATE TABLE ${quoted}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+  for (const migration of migrations.filter((m) => m.version <= version)) {
+    await admin(migration.up(quoted))
+    await admin(`INSERT INTO ${quoted}.migrations (version) VALUES ($1)`, [migration.version])
+  }
+}
+
 const appliedVersions = async (schema: string) =>
   (await admin<{ version: number }>(`SELECT version FROM "${schema}".migrations ORDER BY version`)).map((row) => row.version)
 
@@ -52,12 +62,7 @@ describe('postgres migrations', () => {
     const schema = freshSchema()
     const quoted = `"${schema}"`
     // Version 2 as an earlier release left it: only migrations 1 and 2 applied.
-    await admin(`CREATE SCHEMA ${quoted};
-      CREATE TABLE ${quoted}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
-    for (const migration of migrations.filter((m) => m.version <= 2)) {
-      await admin(migration.up(quoted))
-      await admin(`INSERT INTO ${quoted}.migrations (version) VALUES ($1)`, [migration.version])
-    }
+    await schemaAtVersion(quoted, 2)
     const old = storeIn(schema)
     await old.appendToStream('s', [{ type: 'T', data: { before: true } }])
     await old.close()
@@ -82,12 +87,7 @@ describe('postgres migrations', () => {
   it('upgrades a version-6 schema to derived stream state: revisions and deletes carry over', async () => {
     const schema = freshSchema()
     const quoted = `"${schema}"`
-    await admin(`CREATE SCHEMA ${quoted};
-      CREATE TABLE ${quoted}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
-    for (const migration of migrations.filter((m) => m.version <= 6)) {
-      await admin(migration.up(quoted))
-      await admin(`INSERT INTO ${quoted}.migrations (version) VALUES ($1)`, [migration.version])
-    }
+    await schemaAtVersion(quoted, 6)
     // Written by version 6's functions, which keep a `streams` row per stream.
     const old = storeIn(schema)
     const two = [
