@@ -24,7 +24,8 @@ export interface BinaryMessage {
 export interface IncomingBinaryMessage {
   headers: Record<string, unknown>
   contentType?: string | undefined
-  body: Uint8Array
+  /** Text where the broker hands over text (Redis fields): decoding it again would only cost a copy. */
+  body: Uint8Array | string
 }
 
 const PREFIXES: Record<Binding, readonly string[]> = {
@@ -50,23 +51,46 @@ function headerText(value: unknown, name: string): string {
   throw new UndecodableMessageError(`Header '${name}' is not text`, name)
 }
 
+const LOWER_PREFIXES: Record<Binding, readonly string[]> = {
+  amqp: PREFIXES.amqp.map((p) => p.toLowerCase()),
+  nats: PREFIXES.nats.map((p) => p.toLowerCase()),
+  kafka: PREFIXES.kafka.map((p) => p.toLowerCase()),
+}
+
+/** The length of the binding's prefix `name` starts with, in any case; 0 when it has none. */
+function prefixLength(name: string, prefixes: readonly string[]): number {
+  for (const prefix of prefixes) {
+    if (name.length <= prefix.length) continue
+    // Exact first: the spelling every sender we know uses, and no string to build for it.
+    if (name.startsWith(prefix) || name.slice(0, prefix.length).toLowerCase() === prefix) return prefix.length
+  }
+  return 0
+}
+
+// Runs once per delivery on every transport: one pass over the headers, no intermediate objects.
 function attributesOf(headers: Record<string, unknown>, binding: Binding): Record<string, string> {
-  const prefixes = PREFIXES[binding].map((p) => p.toLowerCase())
+  const prefixes = LOWER_PREFIXES[binding]
   const attributes: Record<string, string> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase()
-    const prefix = prefixes.find((p) => lower.startsWith(p))
-    if (prefix !== undefined) attributes[lower.slice(prefix.length)] = headerText(value, name)
+  for (const name of Object.keys(headers)) {
+    const length = prefixLength(name, prefixes)
+    if (length > 0) attributes[name.slice(length).toLowerCase()] = headerText(headers[name], name)
   }
   return attributes
 }
 
-function parseData(body: Uint8Array, contentType: string | undefined): JsonValue {
+function bodyText(body: Uint8Array | string): string {
+  if (typeof body === 'string') return body
+  // A view, not a copy: the bytes are only read.
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  return bytes.toString('utf8')
+}
+
+function parseData(body: Uint8Array | string, contentType: string | undefined): JsonValue {
   // The spec lets a binary-mode message omit the content type; ours always carry JSON.
-  if (contentType !== undefined && !JSON_TYPE.test(contentType)) {
+  if (contentType !== undefined && contentType !== 'application/json' && !JSON_TYPE.test(contentType)) {
     throw new UndecodableMessageError(`Content type '${contentType}' is not JSON`, 'datacontenttype')
   }
-  const text = Buffer.from(body).toString('utf8')
+  const text = bodyText(body)
   if (text.length === 0) return null
   try {
     return JSON.parse(text) as JsonValue
@@ -83,10 +107,13 @@ function parseVersion(text: string | undefined): number | undefined {
 
 /** Reads a binary-mode CloudEvent; throws `UndecodableMessageError` (code `UNDECODABLE_MESSAGE`) when it is not one. */
 export function decodeBinary(incoming: IncomingBinaryMessage, binding: Binding): Message {
-  const { dataschemaversion, ...attributes } = attributesOf(incoming.headers, binding)
+  const attributes = attributesOf(incoming.headers, binding)
   const contentType = incoming.contentType ?? attributes.datacontenttype
-  const event: Partial<CloudEvent> = { ...(attributes as Partial<CloudEvent>), data: parseData(incoming.body, contentType) }
-  const version = parseVersion(dataschemaversion)
-  if (version !== undefined) event.dataschemaversion = version
+  // The attributes object is ours alone: it becomes the event in place rather than through copies.
+  const event = attributes as unknown as Partial<CloudEvent>
+  const version = parseVersion(attributes.dataschemaversion)
+  if (version === undefined) delete event.dataschemaversion
+  else event.dataschemaversion = version
+  event.data = parseData(incoming.body, contentType)
   return fromCloudEvent(event)
 }

@@ -28,7 +28,8 @@ export async function handleDelivery(
     return { kind: 'dead', error: describeError(error), attempts: attempt }
   }
   try {
-    const received = { ...message, attempt, group: subscription.group }
+    // Object.assign, not a spread: V8 spreads an object like this one several times slower, once per delivery.
+    const received = Object.assign({}, message, { attempt, group: subscription.group })
     await runInMessageContext(message, () => subscription.handler(received))
     return { kind: 'ack', message }
   } catch (error) {
@@ -45,5 +46,5 @@ export function rawOf(wire: IncomingBinaryMessage): { headers: Record<string, st
     headers[name] = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
   }
   if (wire.contentType !== undefined) headers['content-type'] = wire.contentType
-  return { headers, body: Buffer.from(wire.body).toString('utf8') }
+  return { headers, body: typeof wire.body === 'string' ? wire.body : Buffer.from(wire.body).toString('utf8') }
 }

@@ -22,5 +22,5 @@ export function toFields(message: BinaryMessage): Fields {
 
 export function toIncoming(fields: Fields): IncomingBinaryMessage {
   const { [F.data]: data, [F.contentType]: contentType, ...headers } = fields
-  return { headers, contentType, body: Buffer.from(data ?? '', 'utf8') }
+  return { headers, contentType, body: data ?? '' }
 }

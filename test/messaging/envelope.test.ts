@@ -91,6 +91,16 @@ describe('binary content mode', () => {
     expect(decodeBinary({ headers, body: Buffer.from('null') }, 'nats')).toMatchObject({ id: 'i', source: 's', type: 't' })
   })
 
+  it('reads the body from a view into a larger buffer, and from text, as it reads it from a Buffer', () => {
+    const headers = { ce_specversion: '1.0', ce_id: 'i', ce_source: 's', ce_type: 't' }
+    // What some clients hand over: a Uint8Array (not a Buffer) over part of a bigger frame.
+    const frame = new TextEncoder().encode('xx{"n":1}yy')
+    const view = new Uint8Array(frame.buffer, 2, 7)
+    expect(decodeBinary({ headers, body: view }, 'kafka').data).toEqual({ n: 1 })
+    expect(decodeBinary({ headers, body: '{"n":2}' }, 'kafka').data).toEqual({ n: 2 })
+    expect(decodeBinary({ headers, body: '' }, 'kafka').data).toBeNull()
+  })
+
   const base = { ce_specversion: '1.0', ce_id: 'i', ce_source: 's', ce_type: 't' }
   const cases: [string, Record<string, unknown>, string | undefined, string, string][] = [
     ['no id', { ...base, ce_id: undefined }, undefined, '{}', 'id'],
