@@ -2,7 +2,7 @@ import pg from 'pg'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
 import type { BackendName } from '../lib/backends.js'
 import { PG_URL } from '../lib/backends.js'
-import { now, ratio, sleep, throughput } from '../lib/measure.js'
+import { now, percentiles, ratio, sleep, throughput } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const DATA = { amount: 42, currency: 'EUR', note: 'benchmark payload of a typical small message' }
@@ -23,8 +23,9 @@ class BareQueue {
   constructor(
     private readonly pool: pg.Pool,
     schema: string,
+    table = 'bare_queue',
   ) {
-    this.#table = `"${schema}".bare_queue`
+    this.#table = `"${schema}"."${table}"`
   }
 
   async create(): Promise<void> {
@@ -44,15 +45,27 @@ class BareQueue {
     await this.pool.query(`ANALYZE ${this.#table}; ANALYZE "${schema}".transport_deliveries`)
   }
 
+  /** One message, announced to listeners on `channel` by the inserting transaction itself: the plain way. */
+  async insertAndNotify(channel: string, headers: string, body: Buffer): Promise<void> {
+    await this.pool.query({
+      text: `WITH i AS (INSERT INTO ${this.#table} (group_name, headers, body) VALUES ('bench', $2, $3))
+        SELECT pg_notify($1, '')`,
+      values: [channel, headers, body],
+    })
+  }
+
   /** Takes and deletes up to `limit` rows, decoding each body as a consumer would. */
-  async take(limit: number): Promise<number> {
+  async take(limit: number, onBody?: (data: { sentAt?: number }) => void): Promise<number> {
     const { rows } = await this.pool.query<{ body: Buffer }>({
       text: `DELETE FROM ${this.#table} WHERE id = ANY (ARRAY(
           SELECT id FROM ${this.#table} WHERE group_name = 'bench' ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED))
         RETURNING body`,
       values: [limit],
     })
-    for (const row of rows) JSON.parse(row.body.toString('utf8'))
+    for (const row of rows) {
+      const data = JSON.parse(row.body.toString('utf8'))
+      onBody?.(data)
+    }
     return rows.length
   }
 }
@@ -146,6 +159,76 @@ async function consumeScenario(transport: PostgresTransport, bare: BareQueue, sc
 }
 
 /**
+ * Publish → handler latency at a steady offered load, one message per publish, beside the bare
+ * queue: INSERT and NOTIFY in one statement, a LISTENing client that takes what it is told about.
+ */
+async function latencyScenario(transport: PostgresTransport, bare: BareQueue, pool: pg.Pool, rate: number, seconds: number) {
+  const run = async (listen: (on: (sentAt: number) => void) => Promise<() => Promise<void>>, send: () => Promise<unknown>) => {
+    const samples: number[] = []
+    const stop = await listen((sentAt) => samples.push(now() - sentAt))
+    const total = rate * seconds
+    const started = now()
+    const inFlight: Promise<unknown>[] = []
+    for (let i = 0; i < total; i++) {
+      inFlight.push(send())
+      await sleep(Math.max(0, started + ((i + 1) * 1000) / rate - now()))
+    }
+    await Promise.all(inFlight)
+    const deadline = now() + 10_000
+    while (samples.length < total && now() < deadline) await sleep(10)
+    await stop()
+    return { received: samples.length, ...percentiles(samples, [50, 99]) }
+  }
+  const ours = await run(
+    async (on) => {
+      const consumer = await transport.subscribe({
+        group: 'latency',
+        types: ['Ping'],
+        concurrency: CONCURRENCY,
+        handler: (m) => on((m.data as { sentAt: number }).sentAt),
+      })
+      return () => consumer.stop()
+    },
+    () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
+  )
+  const channel = `bare_${unique()}`
+  const baseline = await run(
+    async (on) => {
+      const listener = await pool.connect()
+      let draining: Promise<void> | undefined
+      let again = false
+      // One drain at a time; a notification during a drain makes it look once more.
+      const drain = () => {
+        again = true
+        draining ??= (async () => {
+          while (again) {
+            again = false
+            while ((await bare.take(CONCURRENCY, (data) => on(data.sentAt ?? now()))) > 0) {}
+          }
+          draining = undefined
+        })()
+      }
+      listener.on('notification', drain)
+      await listener.query(`LISTEN "${channel}"`)
+      return async () => {
+        await listener.query(`UNLISTEN "${channel}"`)
+        listener.release()
+        await draining
+      }
+    },
+    () => bare.insertAndNotify(channel, headersOf(0), Buffer.from(JSON.stringify({ sentAt: now() }))),
+  )
+  emit({
+    bench: 'transport-latency',
+    transport: 'postgres',
+    offeredPerSecond: rate,
+    ms: ours,
+    baseline: 'INSERT + NOTIFY in one statement, LISTEN, DELETE … SKIP LOCKED',
+    baselineMs: baseline,
+  })
+}
+
+/**
  * The PostgreSQL transport beside bare SQL doing the same work in the same run: publishing
  * (one INSERT per batch) and consuming with acknowledgements (take and delete).
  */
@@ -162,6 +245,10 @@ export async function transportPostgres(backends: BackendName[], { seconds, quic
     for (const batch of [1, 10]) await publishScenario(transport, bare, seconds, batch)
     const count = quick ? 5_000 : 20_000
     for (const keyed of [false, true]) await consumeScenario(transport, bare, schema, count, keyed)
+    // A queue of its own: the one above still holds what the publish scenario wrote.
+    const pings = new BareQueue(pool, schema, 'bare_pings')
+    await pings.create()
+    await latencyScenario(transport, pings, pool, 500, Math.max(2, seconds))
   } finally {
     await transport.close()
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`)

@@ -126,6 +126,7 @@ describe('postgres transport: bad input', () => {
     ['a fractional poll interval', { pollIntervalMs: 1.5 }, 'pollIntervalMs'],
     ['a negative size limit', { maxMessageBytes: -1 }, 'maxMessageBytes'],
     ['no pool', { poolSize: 0 }, 'poolSize'],
+    ['durableAcks that is not a boolean', { durableAcks: 'yes' as unknown as boolean }, 'durableAcks'],
   ])('refuses %s with INVALID_ARGUMENT before connecting', async (_, options, field) => {
     const error = await failure(() =>
       createPostgresTransport({ connectionString: 'postgres://nobody@127.0.0.1:1/none', ...options }),

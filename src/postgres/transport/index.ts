@@ -11,7 +11,10 @@ export interface PostgresTransportOptions extends TransportOptions {
   connectionString: string
   /** Schema holding the queue's tables (the event store's migrations, shared). Default `'eventfold'`. */
   schema?: string
-  /** Most connections the transport opens at once, besides one for notifications. Default 10. */
+  /**
+   * Most connections the transport opens at once for publishing, and as many again for consuming
+   * once something subscribes, besides one for notifications. Default 10.
+   */
   poolSize?: number
   /**
    * How long a claimed message stays with its consumer without a heartbeat; a heartbeat extends it
@@ -29,6 +32,14 @@ export interface PostgresTransportOptions extends TransportOptions {
   deliveryLimit?: number
   /** Largest message (headers and body) `publish` takes; a bigger one fails with MESSAGE_TOO_LARGE. Default 1 MiB. */
   maxMessageBytes?: number
+  /**
+   * Whether consumers wait for the disk when they claim, acknowledge, retry or dead-letter a
+   * message. Default false: those commit asynchronously (`synchronous_commit = off` on the
+   * consumers' connections). A server crash can then undo the last moments of them (up to three
+   * `wal_writer_delay`s, 600 ms by default), and the messages concerned are delivered again, never
+   * lost. Publishing always waits for the disk.
+   */
+  durableAcks?: boolean
 }
 
 /**
@@ -46,6 +57,8 @@ export async function createPostgresTransport(options: PostgresTransportOptions)
   const { connectionString } = options
   if (typeof connectionString !== 'string' || connectionString === '')
     throw new InvalidInputError('INVALID_ARGUMENT', 'connectionString must be a non-empty string', 'connectionString')
+  if (options.durableAcks !== undefined && typeof options.durableAcks !== 'boolean')
+    throw new InvalidInputError('INVALID_ARGUMENT', 'durableAcks must be true or false', 'durableAcks')
   const transport = new PostgresTransport({
     connectionString,
     names: schemaNames(options.schema ?? 'eventfold'),
@@ -56,6 +69,7 @@ export async function createPostgresTransport(options: PostgresTransportOptions)
     pollIntervalMs: positiveInteger(options.pollIntervalMs ?? 2_000, 'pollIntervalMs'),
     deliveryLimit: positiveInteger(options.deliveryLimit ?? 20, 'deliveryLimit'),
     maxMessageBytes: positiveInteger(options.maxMessageBytes ?? 1024 * 1024, 'maxMessageBytes'),
+    durableAcks: options.durableAcks ?? false,
   })
   await transport.open()
   return transport

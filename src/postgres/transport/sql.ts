@@ -10,10 +10,21 @@ export type { Query }
  * so transports of two schemas sharing a connection never collide. Only for statements whose plan
  * for any values is the plan for these (the query-plan tests check the claim's generic plan).
  */
-const prepared = (query: Query): Query & { name: string } => ({
-  name: `eventfold_${createHash('sha256').update(query.text).digest('hex').slice(0, 24)}`,
-  ...query,
-})
+const prepared = (query: Query): Query & { name: string } => ({ name: statementName(query.text), ...query })
+
+// Hashing the text again for every publish and claim cost more than the rest of building it.
+const statementNames = new Map<string, string>()
+
+function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `eventfold_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`
+    // Texts differ by schema and claim limit only: a handful per process, unless schemas churn (tests).
+    if (statementNames.size >= 1_000) statementNames.clear()
+    statementNames.set(text, name)
+  }
+  return name
+}
 
 /** A message as it is stored: the binary-mode CloudEvent plus what routing and ordering need. */
 export interface StoredWire {

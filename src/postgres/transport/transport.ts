@@ -25,6 +25,7 @@ export interface PostgresTransportSettings extends ConsumerSettings {
   source: string
   maxMessageBytes: number
   logger: Logger | undefined
+  durableAcks: boolean
 }
 
 /** Wakes the consumers a notification concerns: those of the groups it names, or all of them. */
@@ -65,6 +66,9 @@ export class PostgresTransport implements Transport {
   readonly deadLetters: PostgresDeadLetters
   readonly #pool: pg.Pool
   readonly #db: Db
+  /** The consumers' own connections, opened on the first subscribe (see `consumerConnection`). */
+  #consumerPool: pg.Pool | undefined
+  #consumerDb: Db | undefined
   readonly #notifier: Notifier
   readonly #announcer: Announcer
   readonly #consumers = new Set<PostgresConsumer>()
@@ -73,9 +77,7 @@ export class PostgresTransport implements Transport {
   constructor(private readonly settings: PostgresTransportSettings) {
     const { connectionString, names, poolSize, logger } = settings
     const connection = { connectionString, types: typeParsers }
-    this.#pool = new pg.Pool({ ...connection, max: poolSize, connectionTimeoutMillis: 10_000, keepAlive: true })
-    // An idle client whose connection drops emits here; unhandled, it would crash the process.
-    this.#pool.on('error', (error) => logger?.warn?.('eventfold: idle PostgreSQL connection failed', { error }))
+    this.#pool = openPool(connection, poolSize, logger)
     this.#db = new Db(this.#pool, logger)
     const wakeups = new Wakeups(this.#consumers)
     this.#notifier = new Notifier(connection, names.messagesChannel, wakeups, logger, (payload) => wakeups.forPayload(payload))
@@ -137,7 +139,7 @@ export class PostgresTransport implements Transport {
     const { names, logger, visibilityTimeoutMs, pollIntervalMs, deliveryLimit } = this.settings
     const consumer = new PostgresConsumer(
       {
-        db: this.#db,
+        db: this.#consumerDbOpened(),
         names,
         logger,
         settings: { visibilityTimeoutMs, pollIntervalMs, deliveryLimit },
@@ -157,7 +159,17 @@ export class PostgresTransport implements Transport {
     await Promise.all([...this.#consumers].map((c) => c.stop()))
     await this.#announcer.flushed()
     await this.#notifier.stop()
+    await this.#consumerPool?.end()
     await this.#pool.end()
+  }
+
+  #consumerDbOpened(): Db {
+    if (this.#consumerDb === undefined) {
+      const { connectionString, poolSize, logger, durableAcks } = this.settings
+      this.#consumerPool = openPool(consumerConnection({ connectionString, types: typeParsers }, durableAcks), poolSize, logger)
+      this.#consumerDb = new Db(this.#consumerPool, logger)
+    }
+    return this.#consumerDb
   }
 
   #checkSizes(wires: readonly sql.StoredWire[]): void {
@@ -171,4 +183,25 @@ export class PostgresTransport implements Transport {
   #checkOpen(): void {
     if (this.#closed) throw new TransportClosedError()
   }
+}
+
+function openPool(connection: pg.PoolConfig, max: number, logger: Logger | undefined): pg.Pool {
+  const pool = new pg.Pool({ ...connection, max, connectionTimeoutMillis: 10_000, keepAlive: true })
+  // An idle client whose connection drops emits here; unhandled, it would crash the process.
+  pool.on('error', (error) => logger?.warn?.('eventfold: idle PostgreSQL connection failed', { error }))
+  return pool
+}
+
+/**
+ * The consumers' connections commit without waiting for the WAL to reach disk, unless asked to
+ * (`durableAcks`). Nothing a consumer writes must outlive a server crash: a claim, an
+ * acknowledgement, a retry or a move to the dead letters that the crash takes away leaves the row
+ * as it was before, so the message is delivered again, which at-least-once delivery allows (and
+ * the inbox absorbs). Each is still one atomic transaction. Publishing keeps waiting for the disk:
+ * a published message is the one thing a crash must not take. A group's subscription row is written
+ * here too, and is safe all the same: a publish that routed a message to the group saw it
+ * committed, and flushing that publish's commit flushes every commit before it in the WAL.
+ */
+export function consumerConnection(connection: pg.PoolConfig, durableAcks: boolean): pg.PoolConfig {
+  return durableAcks ? connection : { ...connection, options: '-c synchronous_commit=off' }
 }
