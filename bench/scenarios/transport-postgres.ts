@@ -129,7 +129,14 @@ async function drainBare(bare: BareQueue, count: number): Promise<number> {
   return Math.round((taken / (now() - started)) * 1000)
 }
 
-async function consumeScenario(transport: PostgresTransport, bare: BareQueue, schema: string, count: number, keyed: boolean) {
+async function consumeScenario(
+  transport: PostgresTransport,
+  bare: BareQueue,
+  bareAsync: BareQueue,
+  schema: string,
+  count: number,
+  keyed: boolean,
+) {
   const group = `consume-${keyed ? 'keyed' : 'keyless'}`
   // The group exists (and so receives) from its first subscription on; fill its queue before it consumes.
   await (await transport.subscribe({ group, types: ['Work'], handler: () => {} })).stop()
@@ -144,6 +151,12 @@ async function consumeScenario(transport: PostgresTransport, bare: BareQueue, sc
   // for a few rows and sorts all of it for each claim instead of walking the claim index.
   await bare.analyze(schema)
   const bareRate = await drainBare(bare, count)
+  for (let from = 0; from < count; from += 500) {
+    const size = Math.min(500, count - from)
+    const key = (i: number) => (keyed ? `k${(from + i) % KEYS}` : undefined)
+    await bare.insert(Array.from({ length: size }, (_, i) => ({ key: key(i), headers: headersOf(from + i), body })))
+  }
+  const bareAsyncRate = await drainBare(bareAsync, count)
   const rate = await drain(transport, group, count)
   emit({
     bench: 'transport-consume',
@@ -155,6 +168,11 @@ async function consumeScenario(transport: PostgresTransport, bare: BareQueue, sc
     baseline: 'DELETE … FOR UPDATE SKIP LOCKED',
     baselineMessagesPerSec: bareRate,
     ratio: ratio(rate, bareRate),
+    // The transport's consumers commit without waiting for the disk (see `durableAcks`): the bare
+    // loop doing the same is the like-for-like figure.
+    asyncBaseline: 'the same with synchronous_commit = off',
+    asyncBaselineMessagesPerSec: bareAsyncRate,
+    asyncRatio: ratio(rate, bareAsyncRate),
   })
 }
 
@@ -236,15 +254,17 @@ export async function transportPostgres(backends: BackendName[], { seconds, quic
   if (!backends.includes('postgres')) return
   const schema = `ef_bench_${unique()}`
   const pool = new pg.Pool({ connectionString: PG_URL, max: CONCURRENCY + PUBLISHERS })
+  const asyncPool = new pg.Pool({ connectionString: PG_URL, max: CONCURRENCY, options: '-c synchronous_commit=off' })
   const transport = await createPostgresTransport({ connectionString: PG_URL, schema, poolSize: CONCURRENCY })
   try {
     const bare = new BareQueue(pool, schema)
+    const bareAsync = new BareQueue(asyncPool, schema)
     await bare.create()
     // A group subscribed to what the publish scenario sends, so every message makes a row.
     await (await transport.subscribe({ group: 'publish', types: ['Happened'], handler: () => {} })).stop()
     for (const batch of [1, 10]) await publishScenario(transport, bare, seconds, batch)
     const count = quick ? 5_000 : 20_000
-    for (const keyed of [false, true]) await consumeScenario(transport, bare, schema, count, keyed)
+    for (const keyed of [false, true]) await consumeScenario(transport, bare, bareAsync, schema, count, keyed)
     // A queue of its own: the one above still holds what the publish scenario wrote.
     const pings = new BareQueue(pool, schema, 'bare_pings')
     await pings.create()
@@ -253,5 +273,6 @@ export async function transportPostgres(backends: BackendName[], { seconds, quic
     await transport.close()
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`)
     await pool.end()
+    await asyncPool.end()
   }
 }
