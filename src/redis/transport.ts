@@ -8,7 +8,7 @@ import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCap
 import { RedisDeadLetters } from './dead-letters.js'
 import type { Keys } from './keys.js'
 import { RedisMember } from './member.js'
-import { flatten, toFields } from './wire.js'
+import { entryOf } from './wire.js'
 
 export interface RedisSettings {
   keys: Keys
@@ -49,7 +49,7 @@ export class RedisTransport implements Transport {
     for (const message of created) {
       const stream = keys.shardStream(keys.shardOf(message.partitionKey ?? message.id))
       // Approximate trimming: cheap, and the bound is what keeps memory finite (see `maxLength`).
-      batch.xadd(stream, 'MAXLEN', '~', maxLength, '*', ...flatten(toFields(encodeBinary(message, 'kafka'))))
+      batch.xadd(stream, 'MAXLEN', '~', maxLength, '*', ...entryOf(encodeBinary(message, 'kafka')))
     }
     const results = await batch.exec()
     const failed = results?.find(([error]) => error !== null)

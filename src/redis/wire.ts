@@ -14,10 +14,13 @@ export function flatten(fields: Fields): string[] {
   return Object.entries(fields).flat()
 }
 
-export function toFields(message: BinaryMessage): Fields {
-  const fields: Fields = { ...message.headers, [F.data]: message.body.toString('utf8') }
-  if (message.contentType !== undefined) fields[F.contentType] = message.contentType
-  return fields
+/** An entry's fields as XADD takes them, built straight from the message (once per message published). */
+export function entryOf(message: BinaryMessage): string[] {
+  const flat: string[] = []
+  for (const name of Object.keys(message.headers)) flat.push(name, message.headers[name] as string)
+  flat.push(F.data, message.body.toString('utf8'))
+  if (message.contentType !== undefined) flat.push(F.contentType, message.contentType)
+  return flat
 }
 
 export function toIncoming(fields: Fields): IncomingBinaryMessage {
