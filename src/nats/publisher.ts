@@ -1,4 +1,4 @@
-import { JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream'
+import { JetStreamApiError, type JetStreamClient, type JetStreamPublishOptions } from '@nats-io/jetstream'
 import { sleep } from '../core/timing.js'
 import { PublishNotConfirmedError, TransportUnavailableError } from '../messaging/errors.js'
 import { toHeaders } from './wire.js'
@@ -30,18 +30,16 @@ export class NatsPublisher {
   ) {}
 
   async send(messages: readonly NatsOutgoing[]): Promise<void> {
-    await Promise.all(messages.map((m) => this.#one(m)))
+    const deadline = Date.now() + this.timeoutMs
+    await Promise.all(messages.map((m) => this.#one(m, deadline)))
   }
 
-  async #one(message: NatsOutgoing): Promise<void> {
-    const deadline = Date.now() + this.timeoutMs
+  async #one(message: NatsOutgoing, deadline: number): Promise<void> {
+    // The same headers object every attempt: the client sets Nats-Msg-Id on it, which a retry keeps.
+    const options: Partial<JetStreamPublishOptions> = { headers: toHeaders(message.headers), timeout: ATTEMPT_TIMEOUT_MS }
+    if (message.msgId) options.msgID = message.msgId
     for (;;) {
       try {
-        const options = {
-          headers: toHeaders(message.headers),
-          timeout: ATTEMPT_TIMEOUT_MS,
-          ...(message.msgId ? { msgID: message.msgId } : {}),
-        }
         await this.js.publish(message.subject, message.body, options)
         return
       } catch (error) {

@@ -9,15 +9,15 @@ import {
 } from '@nats-io/jetstream'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from '../core/types.js'
-import { encodeBinary } from '../messaging/binary-mode.js'
-import { createMessage, type OutgoingMessage } from '../messaging/envelope.js'
+import { encodeBinaryJson } from '../messaging/binary-mode.js'
+import { createMessageWithJson, type OutgoingMessage } from '../messaging/envelope.js'
 import { TransportClosedError } from '../messaging/errors.js'
 import { resolveSubscription } from '../messaging/retry.js'
 import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../messaging/types.js'
 import { NatsDeadLetters } from './dead-letters.js'
 import { NatsMember } from './member.js'
 import { H, type Names } from './names.js'
-import { NatsPublisher } from './publisher.js'
+import { type NatsOutgoing, NatsPublisher } from './publisher.js'
 
 export interface NatsSettings {
   names: Names
@@ -67,15 +67,19 @@ export class NatsTransport implements Transport {
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
     this.#checkOpen()
     const { names, source } = this.settings
-    const created = messages.map((m, i) => createMessage(m, source, i))
-    const outgoing = created.map((message) => {
-      const { headers, contentType, body } = encodeBinary(message, 'nats')
+    const ids: string[] = new Array(messages.length)
+    const outgoing: NatsOutgoing[] = new Array(messages.length)
+    // Every message is checked before any is sent: a bad one fails the batch with nothing published.
+    for (let i = 0; i < messages.length; i++) {
+      const { message, json } = createMessageWithJson(messages[i] as OutgoingMessage, source, i)
+      const { headers, contentType, body } = encodeBinaryJson(message, 'nats', json)
+      if (contentType !== undefined) headers[H.contentType] = contentType
       const shard = names.shardOf(message.partitionKey ?? message.id)
-      const all = contentType === undefined ? headers : { ...headers, [H.contentType]: contentType }
-      return { id: message.id, subject: names.eventSubject(shard), body, headers: all, msgId: message.id }
-    })
+      ids[i] = message.id
+      outgoing[i] = { id: message.id, subject: names.eventSubject(shard), body, headers, msgId: message.id }
+    }
     await this.#publisher.send(outgoing)
-    return { ids: created.map((m) => m.id) }
+    return { ids }
   }
 
   async subscribe(options: SubscribeOptions): Promise<Consumer> {

@@ -2,9 +2,12 @@ import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node'
 import type { IncomingBinaryMessage } from '../messaging/binary-mode.js'
 import { H } from './names.js'
 
+/** `values` as NATS headers. Built once per message, not per attempt: a retry sends the same. */
 export function toHeaders(values: Record<string, string>): MsgHdrs {
   const headers = natsHeaders()
-  for (const [name, value] of Object.entries(values)) headers.set(name, value)
+  // `append`, not `set`: on fresh headers with distinct names they agree, and `set` first searches
+  // every name already there to delete it, twice the cost (a publish builds these per message).
+  for (const name in values) headers.append(name, values[name] as string)
   return headers
 }
 

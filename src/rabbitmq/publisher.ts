@@ -1,23 +1,16 @@
-import type { ConfirmChannel, Options } from 'amqplib'
+import type { ConfirmChannel } from 'amqplib'
 import { isEventfoldError } from '../core/errors.js'
 import { sleep } from '../core/timing.js'
-import { PublishNotConfirmedError, TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
+import { TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
+import { type Outgoing, publishBatch } from './confirms.js'
 import type { ReconnectingConnection } from './connection.js'
 import type { Names } from './names.js'
 import { assertDelayQueue, assertExchanges } from './topology.js'
 
-export interface Outgoing {
-  /** For errors: the message id. */
-  id: string
-  exchange: string
-  routingKey: string
-  content: Buffer
-  options: Options.Publish
-}
-
-class Retryable extends Error {}
+export type { Outgoing } from './confirms.js'
 
 const UNAVAILABLE = 'RabbitMQ did not come back before the publish timeout'
+const RESEND_PAUSE_MS = 10
 
 /**
  * Publishes on a confirm channel and resolves only on the broker's confirm. A publish caught by a
@@ -26,6 +19,8 @@ const UNAVAILABLE = 'RabbitMQ did not come back before the publish timeout'
  */
 export class Publisher {
   #channel: Promise<ConfirmChannel> | undefined
+  /** The channel once open, until it closes: most publishes need no wait (and no timer) to get it. */
+  #ready: ConfirmChannel | undefined
   #delayQueues = new Map<number, Promise<string>>()
 
   constructor(
@@ -36,16 +31,15 @@ export class Publisher {
 
   async send(messages: readonly Outgoing[]): Promise<void> {
     const deadline = Date.now() + this.timeoutMs
-    let pending = [...messages]
+    let pending = messages
     while (pending.length > 0) {
-      const channel = await this.#channelBefore(deadline)
-      const results = await Promise.allSettled(pending.map((m) => this.#publishOne(channel, m)))
-      const failed = results.flatMap((r, i) =>
-        r.status === 'rejected' ? [{ message: pending[i] as Outgoing, error: r.reason }] : [],
-      )
-      const refused = failed.find((f) => !(f.error instanceof Retryable))
-      if (refused !== undefined) throw new PublishNotConfirmedError(refused.message.id, refused.error)
-      pending = failed.map((f) => f.message)
+      if (this.connection.closed) throw new TransportClosedError()
+      if (pending !== messages && Date.now() > deadline) throw new TransportUnavailableError(UNAVAILABLE)
+      const channel = this.#ready ?? (await this.#channelBefore(deadline))
+      pending = await publishBatch(channel, pending)
+      // A channel that is closing throws at once on publish until its 'close' event, which only a
+      // turn of the event loop can deliver: trying again without a pause would starve it.
+      if (pending.length > 0) await sleep(RESEND_PAUSE_MS)
     }
   }
 
@@ -63,20 +57,6 @@ export class Publisher {
   async close(): Promise<void> {
     const channel = await this.#channel?.catch(() => undefined)
     await channel?.close().catch(() => {})
-  }
-
-  #publishOne(channel: ConfirmChannel, message: Outgoing): Promise<void> {
-    return new Promise((resolve, reject) => {
-      try {
-        channel.publish(message.exchange, message.routingKey, message.content, message.options, (error) => {
-          if (error === null || error === undefined) resolve()
-          // amqplib reports a broker nack as 'message nacked'; anything else is the channel going away.
-          else reject(String(error?.message ?? error).includes('nacked') ? error : new Retryable(String(error?.message)))
-        })
-      } catch (error) {
-        reject(new Retryable((error as Error).message))
-      }
-    })
   }
 
   /** A confirm channel, trying again while the connection comes back, until `deadline`. */
@@ -102,11 +82,15 @@ export class Publisher {
     if (this.#channel === undefined) {
       const opening = (async () => {
         const channel = (await this.connection.channel(true)) as ConfirmChannel
+        let closed = false
         channel.on('close', () => {
+          closed = true
           if (this.#channel === opening) this.#channel = undefined
+          if (this.#ready === channel) this.#ready = undefined
           this.#delayQueues.clear()
         })
         await assertExchanges(channel, this.names)
+        if (!closed) this.#ready = channel
         return channel
       })()
       this.#channel = opening

@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../core/errors.js'
 import type { Logger } from '../core/types.js'
-import { encodeBinary } from '../messaging/binary-mode.js'
-import { createMessage, type Message, type OutgoingMessage } from '../messaging/envelope.js'
+import { encodeBinaryJson } from '../messaging/binary-mode.js'
+import { createMessageWithJson, type OutgoingMessage } from '../messaging/envelope.js'
 import { TransportClosedError } from '../messaging/errors.js'
 import { resolveSubscription } from '../messaging/retry.js'
 import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../messaging/types.js'
@@ -54,10 +54,28 @@ export class RabbitMqTransport implements Transport {
 
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
     this.#checkOpen()
-    const created = messages.map((m, i) => createMessage(m, this.settings.source, i))
-    for (const [i, m] of created.entries()) checkRoutable(m.type, `messages[${i}].type`)
-    await this.#publisher.send(created.map((m) => this.#toOutgoing(m)))
-    return { ids: created.map((m) => m.id) }
+    const { names, source } = this.settings
+    const exchange = names.events
+    const ids: string[] = new Array(messages.length)
+    const outgoing: Outgoing[] = new Array(messages.length)
+    // Every message is checked before any is sent: a bad one fails the batch with nothing published.
+    for (let i = 0; i < messages.length; i++) {
+      const { message, json } = createMessageWithJson(messages[i] as OutgoingMessage, source, i)
+      checkRoutable(message.type, `messages[${i}].type`)
+      const { headers, contentType, body } = encodeBinaryJson(message, 'amqp', json)
+      // Keyless messages spread over the shards by id; keyed ones always land in their key's shard.
+      const shard = names.shardOf(message.partitionKey ?? message.id)
+      ids[i] = message.id
+      outgoing[i] = {
+        id: message.id,
+        exchange,
+        routingKey: names.routingKey(shard, message.type),
+        content: body,
+        options: { persistent: true, contentType, messageId: message.id, headers },
+      }
+    }
+    await this.#publisher.send(outgoing)
+    return { ids }
   }
 
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
@@ -83,20 +101,6 @@ export class RabbitMqTransport implements Transport {
     await this.#connection.close()
   }
 
-  #toOutgoing(message: Message): Outgoing {
-    const { names } = this.settings
-    const { headers, contentType, body } = encodeBinary(message, 'amqp')
-    // Keyless messages spread over the shards by id; keyed ones always land in their key's shard.
-    const shard = names.shardOf(message.partitionKey ?? message.id)
-    return {
-      id: message.id,
-      exchange: names.events,
-      routingKey: names.routingKey(shard, message.type),
-      content: body,
-      options: { persistent: true, contentType, messageId: message.id, headers },
-    }
-  }
-
   #checkOpen(): void {
     if (this.#closed) throw new TransportClosedError()
   }
@@ -107,7 +111,12 @@ export class RabbitMqTransport implements Transport {
  * RabbitMQ refuses keys over 255 bytes by closing the channel, which a publisher would only see as a timeout.
  */
 function checkRoutable(type: string, field: string): void {
+  if (type === lastRoutable) return
   if (/[*#]/.test(type) || Buffer.byteLength(type) > 200) {
     throw new InvalidInputError('INVALID_ARGUMENT', 'a RabbitMQ message type has no * or # and at most 200 bytes', field)
   }
+  lastRoutable = type
 }
+
+// A batch is mostly of one type: checked once.
+let lastRoutable = ''

@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   type Binding,
@@ -9,6 +10,8 @@ import {
   runInMessageContext,
   toCloudEvent,
 } from '../../src/index.js'
+import { encodeBinaryJson } from '../../src/messaging/binary-mode.js'
+import { createMessageWithJson } from '../../src/messaging/envelope.js'
 
 const TRACE = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
 
@@ -159,5 +162,68 @@ describe('creating messages', () => {
 
   it('the CloudEvent of a message carries the JSON content type and the spec version', () => {
     expect(toCloudEvent(full)).toMatchObject({ specversion: '1.0', datacontenttype: 'application/json', partitionkey: 'o-1' })
+  })
+
+  it('createMessageWithJson gives the data exactly as JSON.stringify writes it', () => {
+    const { message, json } = createMessageWithJson({ type: 'T', data: { b: [1, 'two', null], a: { nested: true } } }, 's')
+    expect(json).toBe(JSON.stringify(message.data))
+  })
+})
+
+/** What encodeBinary wrote before it was written field by field: toCloudEvent's attributes, prefixed. */
+function referenceEncoding(message: Message, prefix: string) {
+  const { data, datacontenttype, ...attributes } = toCloudEvent(message)
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(attributes)) headers[`${prefix}${name}`] = String(value)
+  return { headers, contentType: datacontenttype, body: Buffer.from(JSON.stringify(data)) }
+}
+
+describe('binary encoding, field by field', () => {
+  const text = fc.string({ minLength: 1, maxLength: 12 })
+  const message: fc.Arbitrary<Message> = fc.record(
+    {
+      id: text,
+      type: text,
+      source: text,
+      data: fc.jsonValue() as fc.Arbitrary<Message['data']>,
+      // Several messages within one millisecond, as a batch is made, and far apart.
+      time: fc.oneof(fc.constant(new Date(1_700_000_000_000)), fc.date({ noInvalidDate: true })),
+      subject: text,
+      correlationId: text,
+      causationId: text,
+      partitionKey: text,
+      dataSchemaVersion: fc.nat(),
+      traceparent: fc.constant(TRACE),
+    },
+    { requiredKeys: ['id', 'type', 'source', 'data', 'correlationId', 'causationId'] },
+  )
+
+  it('writes the same headers, in the same order, and the same body as the attributes of toCloudEvent', () => {
+    fc.assert(
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 5 }),
+        fc.constantFrom<Binding>('amqp', 'nats', 'kafka'),
+        (messages, binding) => {
+          const prefix = { amqp: 'cloudEvents_', nats: 'ce-', kafka: 'ce_' }[binding]
+          for (const m of messages) {
+            const expected = referenceEncoding(m, prefix)
+            const wire = encodeBinary(m, binding)
+            expect(Object.entries(wire.headers)).toEqual(Object.entries(expected.headers))
+            expect(wire.contentType).toBe(expected.contentType)
+            expect(wire.body.equals(expected.body)).toBe(true)
+            expect(encodeBinaryJson(m, binding, JSON.stringify(m.data))).toEqual(wire)
+          }
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+
+  it('formats each time itself, whatever was formatted just before', () => {
+    const a = new Date('2026-03-04T05:06:07.089Z')
+    const b = new Date('2026-03-04T05:06:07.090Z')
+    for (const time of [a, a, b, a, b, b])
+      expect(encodeBinary({ ...full, time }, 'nats').headers['ce-time']).toBe(time.toISOString())
+    expect(() => encodeBinary({ ...full, time: new Date(Number.NaN) }, 'nats')).toThrow(RangeError)
   })
 })
