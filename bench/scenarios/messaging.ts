@@ -242,9 +242,12 @@ async function redis(): Promise<Broker> {
       // The same work as the transport: an entry carrying the CloudEvents attributes as fields, a
       // bounded stream, each batch in one MULTI whose reply confirms it.
       const { headers, contentType, body } = encodeBinary(createMessage({ type: 'OrderPlaced', data: PAYLOAD }, 'bench'), 'kafka')
-      const fields = Object.entries({ ...headers, 'content-type': contentType ?? '' }).flat()
+      const { ce_id: _id, ce_time: _time, ...shared } = headers
+      const fields = Object.entries({ ...shared, 'content-type': contentType ?? '' }).flat()
+      // Each message its own id and time, as a CloudEvents publisher gives them (see the RabbitMQ baseline).
+      const own = () => [...fields, 'ce_id', randomUUID(), 'ce_time', new Date().toISOString()]
       const add = (batch: ReturnType<typeof client.multi>, stream: string, data: string) =>
-        batch.xadd(stream, 'MAXLEN', '~', 100_000, '*', ...fields, 'data', data)
+        batch.xadd(stream, 'MAXLEN', '~', 100_000, '*', ...own(), 'data', data)
       const text = body.toString('utf8')
       const publishTo = async (count: number, streamOf: (i: number) => string) => {
         for (let sent = 0; sent < count; sent += BATCH) {
