@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../core/types.js'
-import { encodeBinary } from '../messaging/binary-mode.js'
-import { createMessage, type OutgoingMessage } from '../messaging/envelope.js'
+import { encodeBinaryJson } from '../messaging/binary-mode.js'
+import { createMessageWithJson, type OutgoingMessage } from '../messaging/envelope.js'
 import { TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
 import { resolveSubscription } from '../messaging/retry.js'
 import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../messaging/types.js'
@@ -44,18 +44,19 @@ export class RedisTransport implements Transport {
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
     this.#checkOpen()
     const { keys, source, maxLength } = this.settings
-    const created = messages.map((m, i) => createMessage(m, source, i))
+    // Every message is checked (and encoded) before anything is sent: a bad one fails the batch whole.
+    const created = messages.map((m, i) => createMessageWithJson(m, source, i))
     const batch = this.redis.multi()
-    for (const message of created) {
+    for (const { message, json } of created) {
       const stream = keys.shardStream(keys.shardOf(message.partitionKey ?? message.id))
       // Approximate trimming: cheap, and the bound is what keeps memory finite (see `maxLength`).
-      batch.xadd(stream, 'MAXLEN', '~', maxLength, '*', ...entryOf(encodeBinary(message, 'kafka')))
+      batch.xadd(stream, 'MAXLEN', '~', maxLength, '*', ...entryOf(encodeBinaryJson(message, 'kafka', json)))
     }
     const results = await batch.exec()
     const failed = results?.find(([error]) => error !== null)
     if (results === null || failed !== undefined)
       throw new TransportUnavailableError('Redis did not take the messages', failed?.[0])
-    return { ids: created.map((m) => m.id) }
+    return { ids: created.map((c) => c.message.id) }
   }
 
   async subscribe(options: SubscribeOptions): Promise<Consumer> {

@@ -3,7 +3,7 @@ import { InvalidInputError } from '../../core/errors.js'
 import { ChangeSignal } from '../../core/signal.js'
 import type { Logger } from '../../core/types.js'
 import type { IncomingBinaryMessage } from '../../messaging/binary-mode.js'
-import { createMessage, type OutgoingMessage } from '../../messaging/envelope.js'
+import { createMessageWithJson, type OutgoingMessage } from '../../messaging/envelope.js'
 import { MessageTooLargeError, TransportClosedError } from '../../messaging/errors.js'
 import { resolveSubscription } from '../../messaging/retry.js'
 import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../../messaging/types.js'
@@ -97,11 +97,11 @@ export class PostgresTransport implements Transport {
 
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
     this.#checkOpen()
-    const created = messages.map((m, i) => createMessage(m, this.settings.source, i))
-    const wires = created.map(toStoredWire)
+    const created = messages.map((m, i) => createMessageWithJson(m, this.settings.source, i))
+    const wires = created.map(({ message, json }) => toStoredWire(message, json))
     this.#checkSizes(wires)
     if (wires.length > 0) await this.#insert(wires)
-    return { ids: created.map((m) => m.id) }
+    return { ids: wires.map((w) => w.id) }
   }
 
   /**

@@ -1,12 +1,13 @@
-import { encodeBinary, type IncomingBinaryMessage } from '../../messaging/binary-mode.js'
+import { encodeBinaryJson, type IncomingBinaryMessage } from '../../messaging/binary-mode.js'
 import type { Message } from '../../messaging/envelope.js'
 import type { StoredWire } from './sql.js'
 
 /** The binding whose header names the rows carry: Kafka-style `ce_` headers, as the in-memory transport uses. */
 export const BINDING = 'kafka'
 
-export function toStoredWire(message: Message): StoredWire {
-  const { headers, contentType, body } = encodeBinary(message, BINDING)
+/** `json` is the data as JSON text, when the caller has it already (`createMessageWithJson`). */
+export function toStoredWire(message: Message, json = JSON.stringify(message.data)): StoredWire {
+  const { headers, contentType, body } = encodeBinaryJson(message, BINDING, json)
   return {
     id: message.id,
     type: message.type,
