@@ -1,0 +1,184 @@
+import type { Consumer as JsConsumer, JsMsg } from '@nats-io/jetstream'
+import { sleep } from '../core/timing.js'
+import type { Logger } from '../core/types.js'
+
+export interface ShardReaderDeps {
+  /** How many more messages this member wants now (it counts what waits in all its shards). */
+  room(): number
+  /** Messages that may run, in stream order. */
+  ready(reader: ShardReader, messages: JsMsg[]): void
+  logger: Logger | undefined
+}
+
+interface Unacked {
+  msg: JsMsg
+  /** The delivery sequence it first reached this member with. */
+  dseq: number
+}
+
+const PULL_EXPIRES_MS = 1_000
+const MAX_BATCH = 256
+/** How often a held-back shard asks its consumer whether every pending message is ours yet. */
+const CHECK_MS = 100
+
+/**
+ * This member's reading of one shard it holds the lease of: pulls in batches and passes on what may
+ * run. Why it holds messages back: JetStream redelivers a message only after its ack wait, by
+ * then possibly behind later messages of its key already delivered. That happens to the messages a
+ * previous holder died with, and to any delivery this member never received (cut connection, a
+ * pull of another member still open when the lease moved). So a message may only run once every
+ * message pending on the consumer is in this member's hands, and it then runs in stream order.
+ *
+ * How that is known, with no list of pending messages in the API: every delivery, redeliveries
+ * included, gets the next delivery sequence. After a snapshot of the consumer (`num_ack_pending` P,
+ * last delivery sequence D), let M be the messages we hold unacknowledged that reached us by
+ * delivery ≤ D. Each was pending at the snapshot (we acked none of them), so if P ≤ |M| they were
+ * all of it: nothing older is elsewhere. Deliveries after the snapshot must then reach us as
+ * D+1, D+2… without a gap; a gap means one went elsewhere, and we hold back again. Every race errs
+ * on waiting: a message in flight to us, or an acknowledgement not yet processed, counts in P and
+ * not in M. The one thing that defeats it is another member acknowledging a message we also hold
+ * (a stalled process resuming after its lease ran out and ours began): order is then as good as
+ * any lease, as on Redis.
+ */
+export class ShardReader {
+  readonly #unacked = new Map<number, Unacked>()
+  /** Received while held back; undefined once the shard runs freely. */
+  #waiting: JsMsg[] | undefined = []
+  #receivedWhileWaiting: number[] = []
+  #nextDseq = 0
+  #checking = false
+  #active = true
+  readonly #fetching: Promise<void>
+
+  constructor(
+    readonly shard: number,
+    private readonly consumer: JsConsumer,
+    private readonly deps: ShardReaderDeps,
+  ) {
+    void this.#check()
+    this.#fetching = this.#fetchLoop()
+  }
+
+  /** False once let go of (released, lost, stopped): what arrives then goes back to JetStream. */
+  get active(): boolean {
+    return this.#active
+  }
+
+  /** Messages received but held back. */
+  get waitingCount(): number {
+    return this.#waiting?.length ?? 0
+  }
+
+  /** Keeps every message in hand ours, however long it waits or runs. */
+  keepAlive(): void {
+    for (const { msg } of this.#unacked.values()) msg.working()
+  }
+
+  /** False once acknowledged or given back. */
+  holds(msg: JsMsg): boolean {
+    return this.#unacked.has(msg.info.streamSequence)
+  }
+
+  /** Acknowledges, unless the message was given back meanwhile (abandoned). */
+  ack(msg: JsMsg): void {
+    if (this.#unacked.delete(msg.info.streamSequence)) msg.ack()
+  }
+
+  /** Gives the message back for the next holder of the shard (or for us, later, in order). */
+  nak(msg: JsMsg): void {
+    if (this.#unacked.delete(msg.info.streamSequence)) msg.nak()
+  }
+
+  /**
+   * Stops reading and gives back what waits here; resolves once no pull of ours can deliver any
+   * more, so the next holder's deliveries will not have a gap.
+   */
+  async deactivate(): Promise<void> {
+    if (this.#active) {
+      this.#active = false
+      const waiting = this.#waiting ?? []
+      this.#waiting = []
+      for (const msg of waiting) this.nak(msg)
+    }
+    await this.#fetching
+  }
+
+  async #fetchLoop(): Promise<void> {
+    while (this.#active) {
+      // Held back, it reads on whatever the room: the redeliveries it waits for must come in (the
+      // consumer's max_ack_pending bounds the rest).
+      const room = this.#waiting === undefined ? Math.min(this.deps.room(), MAX_BATCH) : MAX_BATCH
+      if (room <= 0) {
+        await sleep(5)
+        continue
+      }
+      try {
+        const batch = await this.consumer.fetch({ max_messages: room, expires: PULL_EXPIRES_MS })
+        for await (const msg of batch) this.#receive(msg)
+      } catch (error) {
+        // Disconnected or closing: the client reconnects by itself; ask again shortly.
+        this.deps.logger?.debug?.('nats pull failed', { shard: this.shard, error: (error as Error).message })
+        await sleep(200)
+      }
+    }
+  }
+
+  #receive(msg: JsMsg): void {
+    const { streamSequence: seq, deliverySequence: dseq } = msg.info
+    if (!this.#active) {
+      msg.nak()
+      return
+    }
+    if (this.#waiting === undefined && dseq !== this.#nextDseq) this.#holdBack()
+    if (this.#waiting !== undefined) this.#receivedWhileWaiting.push(dseq)
+    else this.#nextDseq = dseq + 1
+    // A second copy of one in hand (its ack wait ran out while it waited): the first one goes on.
+    if (this.#unacked.has(seq)) return
+    this.#unacked.set(seq, { msg, dseq })
+    if (this.#waiting !== undefined) this.#waiting.push(msg)
+    else this.deps.ready(this, [msg])
+  }
+
+  #holdBack(): void {
+    this.#waiting = []
+    this.#receivedWhileWaiting = []
+    void this.#check()
+  }
+
+  async #check(): Promise<void> {
+    if (this.#checking) return
+    this.#checking = true
+    try {
+      while (this.#active && this.#waiting !== undefined) {
+        try {
+          const info = await this.consumer.info(false)
+          if (this.#resume(info.num_ack_pending, info.delivered.consumer_seq)) return
+        } catch (error) {
+          this.deps.logger?.debug?.('nats consumer info failed', { shard: this.shard, error: (error as Error).message })
+        }
+        await sleep(CHECK_MS)
+      }
+    } finally {
+      this.#checking = false
+    }
+  }
+
+  /** See the class comment: true once every pending message is known to be ours. */
+  #resume(pending: number, lastDelivered: number): boolean {
+    const waiting = this.#waiting
+    if (waiting === undefined || !this.#active) return true
+    let mine = 0
+    for (const { dseq } of this.#unacked.values()) if (dseq <= lastDelivered) mine++
+    if (pending > mine) return false
+    const later = this.#receivedWhileWaiting.filter((d) => d > lastDelivered).sort((a, b) => a - b)
+    if (later.some((d, i) => d !== lastDelivered + 1 + i)) return false
+    this.#nextDseq = lastDelivered + 1 + later.length
+    this.#waiting = undefined
+    this.#receivedWhileWaiting = []
+    this.deps.ready(
+      this,
+      waiting.sort((a, b) => a.info.streamSequence - b.info.streamSequence),
+    )
+    return true
+  }
+}
