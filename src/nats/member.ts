@@ -128,16 +128,22 @@ export class NatsMember implements Consumer {
     const target = Math.ceil(names.shards / members)
     const kept = [...this.#held.keys()].filter((shard) => !this.#releasing.has(shard))
     for (const shard of kept.slice(target)) void this.#release(shard)
-    for (let i = 0; i < names.shards && this.#held.size - this.#releasing.size < target; i++) {
-      const shard = (this.#offset + i) % names.shards
-      if (this.#held.has(shard)) continue
-      const lease = await this.#leases.claim(names.leaseKey(this.group, shard))
-      if (lease === undefined || this.#stopping.signal.aborted) {
-        if (lease !== undefined) await this.#leases.release(lease)
-        continue
-      }
-      this.#adopt(shard, lease)
+    const free = Array.from({ length: names.shards }, (_, i) => (this.#offset + i) % names.shards).filter(
+      (s) => !this.#held.has(s),
+    )
+    // Claimed a few at once: one after the other, a member starting on a backlog would wait for its
+    // last shards behind the messages of its first ones.
+    while (free.length > 0 && this.#held.size - this.#releasing.size < target) {
+      const batch = free.splice(0, target - (this.#held.size - this.#releasing.size))
+      await Promise.all(batch.map((shard) => this.#claim(shard)))
     }
+  }
+
+  async #claim(shard: number): Promise<void> {
+    const lease = await this.#leases.claim(this.deps.names.leaseKey(this.group, shard))
+    if (lease === undefined) return
+    if (this.#stopping.signal.aborted) return void (await this.#leases.release(lease))
+    this.#adopt(shard, lease)
   }
 
   /** Renewed a third of the way into the lease, whatever the rebalancing pace: one write per lease, not one per beat. */
