@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Consumer as JsConsumer, JsMsg } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import { settledWithin, sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
@@ -8,10 +7,11 @@ import { handleDelivery, type Outcome } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
+import type { Delivery } from './delivery.js'
 import { heartbeat, type Lease, LeaseBook, leave } from './leases.js'
 import { H, type Names } from './names.js'
 import type { NatsPublisher } from './publisher.js'
-import { ShardReader } from './shard-reader.js'
+import { ShardReader, type ShardSource } from './shard-reader.js'
 import { originalHeaders, toIncoming } from './wire.js'
 
 export interface NatsMemberDeps {
@@ -26,7 +26,7 @@ export interface NatsMemberDeps {
 
 interface Entry {
   reader: ShardReader
-  msg: JsMsg
+  msg: Delivery
 }
 
 /** Messages a member keeps waiting for a handler, at least: enough for whole batches from several shards. */
@@ -45,13 +45,15 @@ const MIN_READ_AHEAD = 256
 export class NatsMember implements Consumer {
   readonly #me = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   readonly #leases: LeaseBook
-  #consumers: JsConsumer[] = []
+  #sources: ShardSource[] = []
   #held = new Map<number, { lease: Lease; reader: ShardReader }>()
   #releasing = new Map<number, Promise<void>>()
   /** Every reader with messages maybe still in hand, released or lost ones too. */
   #readers = new Set<ShardReader>()
   #scheduler: KeyedScheduler<Entry>
   #queued = 0
+  /** Readers that found no room and wait to be woken. */
+  #starved = new Set<ShardReader>()
   #running = new Set<Entry>()
   #stopping = new AbortController()
   #timer: NodeJS.Timeout | undefined
@@ -73,8 +75,8 @@ export class NatsMember implements Consumer {
     return this.subscription.group
   }
 
-  async start(consumers: JsConsumer[]): Promise<void> {
-    this.#consumers = consumers
+  async start(sources: ShardSource[]): Promise<void> {
+    this.#sources = sources
     await this.#beat()
     this.#tick()
     // Keeps what waits and what runs ours, well inside the ack wait.
@@ -158,9 +160,9 @@ export class NatsMember implements Consumer {
   }
 
   #adopt(shard: number, lease: Lease): void {
-    const consumer = this.#consumers[shard] as JsConsumer
-    const reader = new ShardReader(shard, consumer, {
+    const reader = new ShardReader(shard, this.#sources[shard] as ShardSource, {
       room: () => this.#room(),
+      starved: (starving) => this.#starved.add(starving),
       ready: (from, messages) => this.#ready(from, messages),
       logger: this.deps.logger,
     })
@@ -174,7 +176,7 @@ export class NatsMember implements Consumer {
     return this.#readAhead - waiting
   }
 
-  #ready(reader: ShardReader, messages: JsMsg[]): void {
+  #ready(reader: ShardReader, messages: Delivery[]): void {
     for (const msg of messages) {
       this.#queued++
       this.#scheduler.push(msg.headers?.get(H.partitionKey) || undefined, { reader, msg })
@@ -223,6 +225,11 @@ export class NatsMember implements Consumer {
 
   async #run(entry: Entry): Promise<void> {
     this.#queued--
+    if (this.#starved.size > 0 && this.#room() > 0) {
+      const starved = [...this.#starved]
+      this.#starved.clear()
+      for (const reader of starved) reader.wake()
+    }
     this.#running.add(entry)
     try {
       await this.#handle(entry)
@@ -242,7 +249,7 @@ export class NatsMember implements Consumer {
     // Consumers filter by shard only, so a member skips what its group did not ask for.
     if ((replayFor && replayFor !== group) || (types !== undefined && type && !types.includes(type))) return reader.ack(msg)
     for (let tries = 0; ; tries++) {
-      const attempt = msg.info.deliveryCount + tries
+      const attempt = msg.deliveryCount + tries
       const outcome = await handleDelivery(toIncoming(headers, msg.data), 'nats', attempt, this.subscription)
       // Given back meanwhile (stop gave up waiting): another member has it now.
       if (outcome.kind === 'abandoned' || !reader.holds(msg)) return
@@ -253,7 +260,7 @@ export class NatsMember implements Consumer {
     }
   }
 
-  async #deadLetter(reader: ShardReader, msg: JsMsg, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
+  async #deadLetter(reader: ShardReader, msg: Delivery, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
     const { names, publisher } = this.deps
     const id = outcome.message?.id ?? crypto.randomUUID()
     const headers = {

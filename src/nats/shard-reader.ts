@@ -1,25 +1,42 @@
-import type { Consumer as JsConsumer, JsMsg } from '@nats-io/jetstream'
+import type { ConsumerInfo } from '@nats-io/jetstream'
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import { sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
+import { Delivery } from './delivery.js'
+
+/** Where a shard's messages come from: its group's durable consumer. */
+export interface ShardSource {
+  nc: NatsConnection
+  /** The consumer's pull request subject. */
+  pullSubject: string
+  info(): Promise<ConsumerInfo>
+}
 
 export interface ShardReaderDeps {
   /** How many more messages this member wants now (it counts what waits in all its shards). */
   room(): number
+  /** No room now: `wake` this reader once there is. */
+  starved(reader: ShardReader): void
   /** Messages that may run, in stream order. */
-  ready(reader: ShardReader, messages: JsMsg[]): void
+  ready(reader: ShardReader, messages: Delivery[]): void
   logger: Logger | undefined
 }
 
 interface Unacked {
-  msg: JsMsg
+  msg: Delivery
   /** The delivery sequence it first reached this member with. */
   dseq: number
 }
 
-const PULL_EXPIRES_MS = 1_000
+const PULL_EXPIRES_MS = 2_000
+/** A pull unanswered this long after it expired was lost with the connection: ask again. */
+const PULL_LOST_MS = PULL_EXPIRES_MS + 1_000
 const MAX_BATCH = 256
 /** How often a held-back shard asks its consumer whether every pending message is ours yet. */
 const CHECK_MS = 100
+/** After a refusal (too many pulls waiting, consumer missing): wait before asking again. */
+const REFUSED_MS = 200
+const NANOS_PER_MS = 1_000_000
 
 /**
  * This member's reading of one shard it holds the lease of: pulls in batches and passes on what may
@@ -42,22 +59,33 @@ const CHECK_MS = 100
  */
 export class ShardReader {
   readonly #unacked = new Map<number, Unacked>()
-  #acks: JsMsg[] = []
+  #acks: Delivery[] = []
   /** Received while held back; undefined once the shard runs freely. */
-  #waiting: JsMsg[] | undefined = []
+  #waiting: Delivery[] | undefined = []
   #receivedWhileWaiting: number[] = []
   #nextDseq = 0
   #checking = false
   #active = true
-  readonly #fetching: Promise<void>
+  /** Messages the open pull may still bring; 0 when none is open. */
+  #asked = 0
+  #pullTimer: NodeJS.Timeout | undefined
+  readonly #inbox = createInbox()
+  /**
+   * One subscription for the whole hold, not one per pull: a pull answered after the client gave
+   * up on it (the library's fetch does, on missed heartbeats under load) would otherwise deliver
+   * into nothing, and the message would come back only after the ack wait, holding the shard back.
+   */
+  readonly #sub: Subscription
+  #drained: Promise<void> | undefined
 
   constructor(
     readonly shard: number,
-    private readonly consumer: JsConsumer,
+    private readonly source: ShardSource,
     private readonly deps: ShardReaderDeps,
   ) {
+    this.#sub = source.nc.subscribe(this.#inbox, { callback: (error, msg) => this.#onMessage(error, msg) })
     void this.#check()
-    this.#fetching = this.#fetchLoop()
+    this.#pull()
   }
 
   /** False once let go of (released, lost, stopped): what arrives then goes back to JetStream. */
@@ -76,8 +104,8 @@ export class ShardReader {
   }
 
   /** False once acknowledged or given back. */
-  holds(msg: JsMsg): boolean {
-    return this.#unacked.has(msg.info.streamSequence)
+  holds(msg: Delivery): boolean {
+    return this.#unacked.has(msg.seq)
   }
 
   /**
@@ -85,8 +113,8 @@ export class ShardReader {
    * done in the same turn of the event loop: the client writes to its socket once per turn, not
    * once per acknowledgement, which was a sixth of the CPU at full speed.
    */
-  ack(msg: JsMsg): void {
-    if (!this.#unacked.delete(msg.info.streamSequence)) return
+  ack(msg: Delivery): void {
+    if (!this.#unacked.delete(msg.seq)) return
     this.#acks.push(msg)
     if (this.#acks.length === 1) setImmediate(() => this.#sendAcks())
   }
@@ -98,8 +126,8 @@ export class ShardReader {
   }
 
   /** Gives the message back for the next holder of the shard (or for us, later, in order). */
-  nak(msg: JsMsg): void {
-    if (this.#unacked.delete(msg.info.streamSequence)) msg.nak()
+  nak(msg: Delivery): void {
+    if (this.#unacked.delete(msg.seq)) msg.nak()
   }
 
   /**
@@ -109,35 +137,70 @@ export class ShardReader {
   async deactivate(): Promise<void> {
     if (this.#active) {
       this.#active = false
+      clearTimeout(this.#pullTimer)
       const waiting = this.#waiting ?? []
       this.#waiting = []
       for (const msg of waiting) this.nak(msg)
+      // Unsubscribes, then waits for what the server sent before it saw that (given back as it
+      // comes); pulls still open on the server lose their interest and deliver nothing more.
+      this.#drained = this.#sub.drain().catch((error: Error) => {
+        this.deps.logger?.debug?.('nats unsubscribe failed', { shard: this.shard, error: error.message })
+      })
     }
-    await this.#fetching
+    await this.#drained
   }
 
-  async #fetchLoop(): Promise<void> {
-    while (this.#active) {
-      // Held back, it reads on whatever the room: the redeliveries it waits for must come in (the
-      // consumer's max_ack_pending bounds the rest).
-      const room = this.#waiting === undefined ? Math.min(this.deps.room(), MAX_BATCH) : MAX_BATCH
-      if (room <= 0) {
-        await sleep(5)
-        continue
-      }
-      try {
-        const batch = await this.consumer.fetch({ max_messages: room, expires: PULL_EXPIRES_MS })
-        for await (const msg of batch) this.#receive(msg)
-      } catch (error) {
-        // Disconnected or closing: the client reconnects by itself; ask again shortly.
-        this.deps.logger?.debug?.('nats pull failed', { shard: this.shard, error: (error as Error).message })
-        await sleep(200)
-      }
+  /** Asks for more now if it waited for room. */
+  wake(): void {
+    this.#pull()
+  }
+
+  /** One pull open at a time, asking for as much as the member has room for. */
+  #pull(): void {
+    if (!this.#active || this.#asked > 0) return
+    // Held back, it reads on whatever the room: the redeliveries it waits for must come in (the
+    // consumer's max_ack_pending bounds the rest).
+    const batch = this.#waiting === undefined ? Math.min(this.deps.room(), MAX_BATCH) : MAX_BATCH
+    if (batch <= 0) {
+      this.deps.starved(this)
+      return
+    }
+    this.#asked = batch
+    const request = JSON.stringify({ batch, expires: PULL_EXPIRES_MS * NANOS_PER_MS })
+    try {
+      this.source.nc.publish(this.source.pullSubject, request, { reply: this.#inbox })
+    } catch (error) {
+      // Closing, or the connection is down for good: ask again shortly if still reading.
+      this.deps.logger?.debug?.('nats pull failed', { shard: this.shard, error: (error as Error).message })
+    }
+    this.#pullEnds(PULL_LOST_MS)
+  }
+
+  /** Forgets the open pull after `ms` (lost, refused or ended) and asks again. */
+  #pullEnds(ms: number): void {
+    clearTimeout(this.#pullTimer)
+    if (ms > 0) {
+      this.#pullTimer = setTimeout(() => this.#pullEnds(0), ms)
+      return
+    }
+    this.#asked = 0
+    this.#pull()
+  }
+
+  #onMessage(error: Error | null, msg: Msg): void {
+    if (error !== null) {
+      this.deps.logger?.debug?.('nats subscription error', { error: error.message })
+    } else if (!Delivery.isDelivery(msg)) {
+      // A status: 408 ends a pull that expired; others refuse it (too many pulls waiting, no consumer).
+      this.#pullEnds(msg.headers?.code === 408 ? 0 : REFUSED_MS)
+    } else {
+      this.#receive(new Delivery(msg))
+      if (this.#asked > 0 && --this.#asked === 0) this.#pullEnds(0)
     }
   }
 
-  #receive(msg: JsMsg): void {
-    const { streamSequence: seq, deliverySequence: dseq } = msg.info
+  #receive(msg: Delivery): void {
+    const { seq, dseq } = msg
     if (!this.#active) {
       msg.nak()
       return
@@ -164,7 +227,7 @@ export class ShardReader {
     try {
       while (this.#active && this.#waiting !== undefined) {
         try {
-          const info = await this.consumer.info(false)
+          const info = await this.source.info()
           if (this.#resume(info.num_ack_pending, info.delivered.consumer_seq)) return
         } catch (error) {
           this.deps.logger?.debug?.('nats consumer info failed', { shard: this.shard, error: (error as Error).message })
@@ -190,7 +253,7 @@ export class ShardReader {
     this.#receivedWhileWaiting = []
     this.deps.ready(
       this,
-      waiting.sort((a, b) => a.info.streamSequence - b.info.streamSequence),
+      waiting.sort((a, b) => a.seq - b.seq),
     )
     return true
   }

@@ -19,6 +19,7 @@ import { NatsDeadLetters } from './dead-letters.js'
 import { NatsMember } from './member.js'
 import { H, type Names } from './names.js'
 import { NatsPublisher } from './publisher.js'
+import type { ShardSource } from './shard-reader.js'
 
 export interface NatsSettings {
   names: Names
@@ -96,15 +97,19 @@ export class NatsTransport implements Transport {
     this.#checkOpen()
     const subscription = resolveSubscription(options)
     const { names, logger, ackWaitMs, leaseMs, rebalanceIntervalMs } = this.settings
-    const consumers = []
+    const sources: ShardSource[] = []
     for (let shard = 0; shard < names.shards; shard++) {
       const durable = names.durable(subscription.group, shard)
       await ensureConsumer(this.jsm, names, durable, shard, ackWaitMs)
-      consumers.push(await this.#js.consumers.get(names.eventsStream, durable))
+      sources.push({
+        nc: this.connection,
+        pullSubject: `$JS.API.CONSUMER.MSG.NEXT.${names.eventsStream}.${durable}`,
+        info: () => this.jsm.consumers.info(names.eventsStream, durable),
+      })
     }
     const deps = { names, kv: this.#kv, publisher: this.#publisher, logger, ackWaitMs, leaseMs, rebalanceIntervalMs }
     const member = new NatsMember(deps, subscription)
-    await member.start(consumers)
+    await member.start(sources)
     this.#members.add(member)
     return member
   }
