@@ -1,4 +1,5 @@
 import type { Msg, MsgHdrs } from '@nats-io/transport-node'
+import { fromHeaders } from './wire.js'
 
 const ACK = Uint8Array.of(43, 65, 67, 75) // +ACK
 const NAK = Uint8Array.of(45, 78, 65, 75) // -NAK
@@ -36,6 +37,14 @@ export class Delivery {
 
   get headers(): MsgHdrs | undefined {
     return this.msg.headers
+  }
+
+  #fields: Record<string, string> | undefined
+
+  /** The headers as one record, read once. */
+  get fields(): Record<string, string> {
+    this.#fields ??= fromHeaders(this.msg.headers)
+    return this.#fields
   }
 
   ack(): void {

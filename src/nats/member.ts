@@ -12,7 +12,7 @@ import { heartbeat, type Lease, LeaseBook, leave } from './leases.js'
 import { H, type Names } from './names.js'
 import type { NatsPublisher } from './publisher.js'
 import { ShardReader, type ShardSource } from './shard-reader.js'
-import { originalHeaders, toIncoming } from './wire.js'
+import { incomingOf, originalHeaders } from './wire.js'
 
 export interface NatsMemberDeps {
   names: Names
@@ -52,6 +52,7 @@ export class NatsMember implements Consumer {
   #readers = new Set<ShardReader>()
   #scheduler: KeyedScheduler<Entry>
   #queued = 0
+  #acks: Delivery[] = []
   /** Readers that found no room and wait to be woken. */
   #starved = new Set<ShardReader>()
   #running = new Set<Entry>()
@@ -164,6 +165,7 @@ export class NatsMember implements Consumer {
       room: () => this.#room(),
       starved: (starving) => this.#starved.add(starving),
       ready: (from, messages) => this.#ready(from, messages),
+      ack: (msg) => this.#ack(msg),
       logger: this.deps.logger,
     })
     this.#held.set(shard, { lease, reader })
@@ -179,7 +181,7 @@ export class NatsMember implements Consumer {
   #ready(reader: ShardReader, messages: Delivery[]): void {
     for (const msg of messages) {
       this.#queued++
-      this.#scheduler.push(msg.headers?.get(H.partitionKey) || undefined, { reader, msg })
+      this.#scheduler.push(msg.fields[H.partitionKey] || undefined, { reader, msg })
     }
   }
 
@@ -216,6 +218,20 @@ export class NatsMember implements Consumer {
     return releasing
   }
 
+  /**
+   * Sent with the others done in the same turn of the event loop: the client writes to its socket
+   * once per batch of commands, not once per acknowledgement, which was a sixth of the CPU at full speed.
+   */
+  #ack(msg: Delivery): void {
+    this.#acks.push(msg)
+    if (this.#acks.length > 1) return
+    setImmediate(() => {
+      const acks = this.#acks
+      this.#acks = []
+      for (const one of acks) one.ack()
+    })
+  }
+
   #giveBackQueued(reader: ShardReader): void {
     for (const entry of this.#scheduler.drop((e) => e.reader === reader)) {
       this.#queued--
@@ -242,15 +258,13 @@ export class NatsMember implements Consumer {
   }
 
   async #handle({ reader, msg }: Entry): Promise<void> {
-    const headers = msg.headers
-    const replayFor = headers?.get(H.replayGroup)
-    const type = headers?.get(H.type)
+    const { [H.replayGroup]: replayFor, [H.type]: type } = msg.fields
     const { types, group } = this.subscription
     // Consumers filter by shard only, so a member skips what its group did not ask for.
     if ((replayFor && replayFor !== group) || (types !== undefined && type && !types.includes(type))) return reader.ack(msg)
     for (let tries = 0; ; tries++) {
       const attempt = msg.deliveryCount + tries
-      const outcome = await handleDelivery(toIncoming(headers, msg.data), 'nats', attempt, this.subscription)
+      const outcome = await handleDelivery(incomingOf(msg.fields, msg.data), 'nats', attempt, this.subscription)
       // Given back meanwhile (stop gave up waiting): another member has it now.
       if (outcome.kind === 'abandoned' || !reader.holds(msg)) return
       if (outcome.kind === 'ack') return reader.ack(msg)

@@ -19,6 +19,8 @@ export interface ShardReaderDeps {
   starved(reader: ShardReader): void
   /** Messages that may run, in stream order. */
   ready(reader: ShardReader, messages: Delivery[]): void
+  /** Sends the acknowledgement (the member sends those of all its shards together). */
+  ack(msg: Delivery): void
   logger: Logger | undefined
 }
 
@@ -59,7 +61,6 @@ const NANOS_PER_MS = 1_000_000
  */
 export class ShardReader {
   readonly #unacked = new Map<number, Unacked>()
-  #acks: Delivery[] = []
   /** Received while held back; undefined once the shard runs freely. */
   #waiting: Delivery[] | undefined = []
   #receivedWhileWaiting: number[] = []
@@ -108,21 +109,9 @@ export class ShardReader {
     return this.#unacked.has(msg.seq)
   }
 
-  /**
-   * Acknowledges, unless the message was given back meanwhile (abandoned). Sent with the others
-   * done in the same turn of the event loop: the client writes to its socket once per turn, not
-   * once per acknowledgement, which was a sixth of the CPU at full speed.
-   */
+  /** Acknowledges, unless the message was given back meanwhile (abandoned). */
   ack(msg: Delivery): void {
-    if (!this.#unacked.delete(msg.seq)) return
-    this.#acks.push(msg)
-    if (this.#acks.length === 1) setImmediate(() => this.#sendAcks())
-  }
-
-  #sendAcks(): void {
-    const acks = this.#acks
-    this.#acks = []
-    for (const msg of acks) msg.ack()
+    if (this.#unacked.delete(msg.seq)) this.deps.ack(msg)
   }
 
   /** Gives the message back for the next holder of the shard (or for us, later, in order). */
