@@ -237,24 +237,31 @@ export class NatsMember implements Consumer {
       this.#queued--
       reader.nak(entry.msg)
     }
+    this.#wakeStarved()
   }
 
   async #run(entry: Entry): Promise<void> {
     this.#queued--
-    if (this.#starved.size > 0 && this.#room() > 0) {
-      const starved = [...this.#starved]
-      this.#starved.clear()
-      for (const reader of starved) reader.wake()
-    }
+    this.#wakeStarved()
     this.#running.add(entry)
     try {
       await this.#handle(entry)
     } catch (error) {
       this.deps.logger?.error?.('nats could not settle a message; it will be redelivered', { error: (error as Error).message })
       entry.reader.nak(entry.msg)
+      // Its redelivery would come after the newer messages of its key already here: the shard is
+      // given back whole and taken anew, which puts every message in stream order again.
+      if (this.#held.get(entry.reader.shard)?.reader === entry.reader) void this.#release(entry.reader.shard)
     } finally {
       this.#running.delete(entry)
     }
+  }
+
+  #wakeStarved(): void {
+    if (this.#starved.size === 0 || this.#room() <= 0) return
+    const starved = [...this.#starved]
+    this.#starved.clear()
+    for (const reader of starved) reader.wake()
   }
 
   async #handle({ reader, msg }: Entry): Promise<void> {
