@@ -64,13 +64,13 @@ export class KeyedScheduler<T> {
   }
 
   #start(job: Job<T>): void {
-    const done = this.run(job.item)
-      .catch(() => {})
-      .finally(() => {
-        this.#running.delete(job.item)
-        if (job.key !== undefined) this.#next(job.key)
-        this.#drain()
-      })
+    const finished = () => {
+      this.#running.delete(job.item)
+      if (job.key !== undefined) this.#next(job.key)
+      this.#drain()
+    }
+    // One promise per item, not a catch and a finally: this runs for every message.
+    const done = this.run(job.item).then(finished, finished)
     this.#running.set(job.item, { key: job.key, done })
   }
 

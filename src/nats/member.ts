@@ -240,21 +240,25 @@ export class NatsMember implements Consumer {
     this.#wakeStarved()
   }
 
-  async #run(entry: Entry): Promise<void> {
+  #run(entry: Entry): Promise<void> {
     this.#queued--
     this.#wakeStarved()
     this.#running.add(entry)
-    try {
-      await this.#handle(entry)
-    } catch (error) {
-      this.deps.logger?.error?.('nats could not settle a message; it will be redelivered', { error: (error as Error).message })
-      entry.reader.nak(entry.msg)
-      // Its redelivery would come after the newer messages of its key already here: the shard is
-      // given back whole and taken anew, which puts every message in stream order again.
-      if (this.#held.get(entry.reader.shard)?.reader === entry.reader) void this.#release(entry.reader.shard)
-    } finally {
-      this.#running.delete(entry)
-    }
+    return this.#handle(entry).then(
+      () => void this.#running.delete(entry),
+      (error: Error) => {
+        this.#running.delete(entry)
+        this.#unsettled(entry, error)
+      },
+    )
+  }
+
+  #unsettled({ reader, msg }: Entry, error: Error): void {
+    this.deps.logger?.error?.('nats could not settle a message; it will be redelivered', { error: error.message })
+    reader.nak(msg)
+    // Its redelivery would come after the newer messages of its key already here: the shard is
+    // given back whole and taken anew, which puts every message in stream order again.
+    if (this.#held.get(reader.shard)?.reader === reader) void this.#release(reader.shard)
   }
 
   #wakeStarved(): void {
