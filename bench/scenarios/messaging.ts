@@ -218,7 +218,8 @@ async function nats(): Promise<Broker> {
       const nc = await connect({ servers: NATS_SERVERS })
       const jsm = await js.jetstreamManager(nc)
       for (const prefix of prefixes) {
-        for (const stream of [`${prefix}_events`, `${prefix}_dead`]) await jsm.streams.delete(stream).catch(() => {})
+        for (const stream of [`${prefix}_events`, `${prefix}_dead`, `KV_${prefix}_leases`])
+          await jsm.streams.delete(stream).catch(() => {})
       }
       await nc.close()
     },

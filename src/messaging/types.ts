@@ -40,7 +40,8 @@ export interface RetryPolicy {
 export interface ReceivedMessage<Data = unknown> extends Message<Data> {
   /**
    * 1 on first delivery; counts failed attempts, and redeliveries after a consumer crash where the
-   * broker tells (on NATS, every delivery JetStream made, a saturated member's hand-backs included).
+   * broker tells (on NATS, every delivery JetStream made, including messages handed back when their
+   * shard moved to another member, plus the retries in the consumer).
    */
   readonly attempt: number
   readonly group: string

@@ -22,11 +22,16 @@ export interface NatsTransportOptions extends TransportOptions {
    * soon a crashed member's message moves on. Running handlers keep theirs alive. Default 10 000.
    */
   ackWaitMs?: number
+  /** How long a shard stays with a member that stopped renewing its lease (crashed): how soon the shard moves on. Default 5 000. */
+  leaseMs?: number
+  /** How often a member counts the group and takes or gives back shards. Default 1 000 (at most a third of `leaseMs`). */
+  rebalanceIntervalMs?: number
 }
 
 /**
  * A transport on NATS JetStream: one stream for events with a durable pull consumer per group and
- * shard, retries as naks with a delay, dead letters in a stream of their own. The client
+ * shard, each shard read by one member at a time under a lease kept in a key-value bucket, retries
+ * in the consumer, dead letters in a stream of their own. The client
  * reconnects by itself. Resolves once connected and the streams exist.
  *
  * @example
@@ -59,6 +64,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       logger: options.logger,
       publishTimeoutMs: positiveInteger(options.publishTimeoutMs ?? 30_000, 'publishTimeoutMs'),
       ackWaitMs: positiveInteger(options.ackWaitMs ?? 10_000, 'ackWaitMs'),
+      leaseMs: positiveInteger(options.leaseMs ?? 5_000, 'leaseMs'),
+      rebalanceIntervalMs: positiveInteger(options.rebalanceIntervalMs ?? 1_000, 'rebalanceIntervalMs'),
     })
   } catch (error) {
     await connection.close()

@@ -1,170 +1,303 @@
-import type { JetStreamClient, Consumer as JsConsumer, JsMsg } from '@nats-io/jetstream'
+import { randomUUID } from 'node:crypto'
+import { hostname } from 'node:os'
+import type { KV } from '@nats-io/kv'
 import { settledWithin, sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
 import { handleDelivery, type Outcome } from '../messaging/delivery.js'
+import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
-import { Semaphore } from '../messaging/semaphore.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
+import type { Delivery } from './delivery.js'
+import { heartbeat, type Lease, LeaseBook, leave } from './leases.js'
 import { H, type Names } from './names.js'
 import type { NatsPublisher } from './publisher.js'
-import { originalHeaders, toIncoming } from './wire.js'
+import { ShardReader, type ShardSource } from './shard-reader.js'
+import { incomingOf, originalHeaders } from './wire.js'
 
 export interface NatsMemberDeps {
-  js: JetStreamClient
   names: Names
+  kv: KV
   publisher: NatsPublisher
   logger: Logger | undefined
   ackWaitMs: number
+  leaseMs: number
+  rebalanceIntervalMs: number
 }
 
-interface InFlight {
-  msg: JsMsg
-  abandoned: boolean
-  done: Promise<void>
+interface Entry {
+  reader: ShardReader
+  msg: Delivery
 }
 
-const PULL_EXPIRES_MS = 1_000
-/**
- * A message pulled while every slot is busy goes back, after this long, if another member is asking
- * its shard for messages; otherwise it waits for a slot here. JetStream counts a hand-back as a delivery, and `attempt` is JetStream's delivery count: a message handed
- * back this way reaches its handler with a higher attempt, and so has fewer tries left. Members pull
- * only while they have room, so it happens in bursts only (several shards answering at once).
- */
-const HAND_BACK_MS = 100
+/** Messages a member keeps waiting for a handler, at least: enough for whole batches from several shards. */
+const MIN_READ_AHEAD = 256
 
 /**
- * One member of a group. Why this shape: each group has one durable pull consumer per shard with
- * `max_ack_pending: 1`, so JetStream itself hands out a shard's messages one at a time, in order,
- * to whichever member asks first. That gives per-key order and exclusivity across members without
- * leases (a key always hashes to one shard), spreads load over members, and lets shards (so keys)
- * run in parallel. A member pulls from every shard and runs up to `concurrency` handlers at once.
+ * One member of a group. Why leases: each group has one durable pull consumer per shard, and a
+ * shard is read by one member at a time, the holder of its lease (see `LeaseBook`), so that member
+ * can pull many messages at once and still run each key's in order, through a `KeyedScheduler`,
+ * different keys in parallel. Members share the shards (at most ⌈N / live members⌉ each, members
+ * counted in a heartbeat record) and hand them over as members come and go. The order across a
+ * handover does not rest on the lease alone: see `ShardReader`.
+ * Retries wait in this process, holding the key: a nak with a delay would let the key's later
+ * messages, already delivered, run first.
  */
 export class NatsMember implements Consumer {
-  #stopped = false
-  #inFlight = new Set<InFlight>()
-  #slots: Semaphore
+  readonly #me = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
+  readonly #leases: LeaseBook
+  #sources: ShardSource[] = []
+  #held = new Map<number, { lease: Lease; reader: ShardReader }>()
+  #releasing = new Map<number, Promise<void>>()
+  /** Every reader with messages maybe still in hand, released or lost ones too. */
+  #readers = new Set<ShardReader>()
+  #scheduler: KeyedScheduler<Entry>
+  #queued = 0
+  #acks: Delivery[] = []
+  /** Readers that found no room and wait to be woken. */
+  #starved = new Set<ShardReader>()
+  #running = new Set<Entry>()
+  #stopping = new AbortController()
+  #timer: NodeJS.Timeout | undefined
+  #keepAlive: NodeJS.Timeout | undefined
+  #offset: number
+  #readAhead: number
 
   constructor(
     private readonly deps: NatsMemberDeps,
     private readonly subscription: ResolvedSubscription,
   ) {
-    this.#slots = new Semaphore(subscription.concurrency)
+    this.#leases = new LeaseBook(deps.kv, this.#me, deps.leaseMs)
+    this.#scheduler = new KeyedScheduler(subscription.concurrency, (entry) => this.#run(entry))
+    this.#offset = Math.floor(Math.random() * deps.names.shards)
+    this.#readAhead = Math.max(MIN_READ_AHEAD, subscription.concurrency * 4)
   }
 
   get group(): string {
     return this.subscription.group
   }
 
-  async start(consumers: JsConsumer[]): Promise<void> {
-    for (const [shard, consumer] of consumers.entries()) void this.#pull(shard, consumer)
+  async start(sources: ShardSource[]): Promise<void> {
+    this.#sources = sources
+    await this.#beat()
+    this.#tick()
+    // Keeps what waits and what runs ours, well inside the ack wait.
+    this.#keepAlive = setInterval(
+      () => {
+        for (const reader of this.#readers) reader.keepAlive()
+      },
+      Math.max(100, this.deps.ackWaitMs / 3),
+    )
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
-    if (this.#stopped) return
-    this.#stopped = true
-    const drained = Promise.all([...this.#inFlight].map((f) => f.done))
-    if (options.timeoutMs === undefined) return void (await drained)
-    if (await settledWithin(drained, options.timeoutMs)) return
-    // Like a member that died, but without waiting out the ack wait: hand the messages back now.
-    for (const flight of this.#inFlight) {
-      flight.abandoned = true
-      flight.msg.nak()
+    if (this.#stopping.signal.aborted) return
+    this.#stopping.abort()
+    clearTimeout(this.#timer)
+    const released = Promise.all([...this.#held.keys()].map((shard) => this.#release(shard)))
+    if (options.timeoutMs === undefined || (await settledWithin(released, options.timeoutMs))) {
+      await released
+    } else {
+      // Given up: what is in hand goes back now, for the next holder of its shard; outcomes are ignored.
+      for (const entry of this.#running) entry.reader.nak(entry.msg)
+      await Promise.all([...this.#held.values()].map(({ lease }) => this.#leases.release(lease).catch(() => {})))
+    }
+    clearInterval(this.#keepAlive)
+    await leave(this.deps.kv, this.deps.names.membersKey(this.group), this.#me).catch(() => {})
+  }
+
+  #tick(): void {
+    this.#timer = setTimeout(
+      () => {
+        this.#beat()
+          .catch((error: Error) => this.deps.logger?.debug?.('nats heartbeat failed', { error: error.message }))
+          .finally(() => {
+            if (!this.#stopping.signal.aborted) this.#tick()
+          })
+      },
+      Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
+    )
+  }
+
+  async #beat(): Promise<void> {
+    const { kv, names, leaseMs } = this.deps
+    const members = await heartbeat(kv, names.membersKey(this.group), this.#me, leaseMs * 2)
+    for (const [shard, held] of this.#held) {
+      if (await this.#renew(held.lease)) continue
+      // Ran out (this process stalled, or NATS was out of reach): another member may read it now.
+      this.deps.logger?.warn?.('nats lease lost', { group: this.group, shard })
+      this.#letGo(shard)
+    }
+    if (this.#stopping.signal.aborted) return
+    const target = Math.ceil(names.shards / members)
+    const kept = [...this.#held.keys()].filter((shard) => !this.#releasing.has(shard))
+    for (const shard of kept.slice(target)) void this.#release(shard)
+    const free = Array.from({ length: names.shards }, (_, i) => (this.#offset + i) % names.shards).filter(
+      (s) => !this.#held.has(s),
+    )
+    // Claimed a few at once: one after the other, a member starting on a backlog would wait for its
+    // last shards behind the messages of its first ones.
+    while (free.length > 0 && this.#held.size - this.#releasing.size < target) {
+      const batch = free.splice(0, target - (this.#held.size - this.#releasing.size))
+      await Promise.all(batch.map((shard) => this.#claim(shard)))
     }
   }
 
-  async #pull(shard: number, consumer: JsConsumer): Promise<void> {
-    while (!this.#stopped) {
-      // Ask only while there is room: a member that pulls more than it can run keeps shards from the others.
-      if (this.#inFlight.size >= this.subscription.concurrency) {
-        await sleep(5)
-        continue
-      }
-      let msg: JsMsg | null
-      try {
-        msg = await consumer.next({ expires: PULL_EXPIRES_MS })
-      } catch (error) {
-        // Disconnected or closing: the client reconnects by itself; ask again shortly.
-        this.deps.logger?.debug?.('nats pull failed', { shard, error: (error as Error).message })
-        await sleep(200)
-        continue
-      }
-      if (msg === null) continue
-      if (this.#stopped) {
-        msg.nak()
-        return
-      }
-      this.#track(shard, consumer, msg)
+  async #claim(shard: number): Promise<void> {
+    const lease = await this.#leases.claim(this.deps.names.leaseKey(this.group, shard))
+    if (lease === undefined) return
+    if (this.#stopping.signal.aborted) return void (await this.#leases.release(lease))
+    this.#adopt(shard, lease)
+  }
+
+  /** Renewed a third of the way into the lease, whatever the rebalancing pace: one write per lease, not one per beat. */
+  async #renew(lease: Lease): Promise<boolean> {
+    if (lease.validUntil - performance.now() > (this.deps.leaseMs * 2) / 3) return true
+    try {
+      return await this.#leases.renew(lease)
+    } catch {
+      // No answer: still ours until it runs out by our clock; the next beat tries again.
+      return performance.now() <= lease.validUntil
     }
   }
 
-  #track(shard: number, consumer: JsConsumer, msg: JsMsg): void {
-    // Keeps the message ours while it waits for a slot and while its handler runs.
-    const heartbeat = setInterval(() => msg.working(), Math.max(100, this.deps.ackWaitMs / 3))
-    const flight: InFlight = { msg, abandoned: false, done: Promise.resolve() }
-    flight.done = (async () => {
-      if (!(await this.#slotOrHandBack(consumer))) {
-        clearInterval(heartbeat)
-        this.#inFlight.delete(flight)
-        msg.nak()
-        return
-      }
-      try {
-        const outcome = await this.#handle(msg)
-        if (!flight.abandoned) await this.#settle(shard, msg, outcome)
-      } catch (error) {
-        this.deps.logger?.error?.('nats could not settle a message; it will be redelivered', { error: (error as Error).message })
-        if (!flight.abandoned) msg.nak()
-      } finally {
-        clearInterval(heartbeat)
-        this.#slots.release()
-        this.#inFlight.delete(flight)
-      }
-    })()
-    this.#inFlight.add(flight)
+  #adopt(shard: number, lease: Lease): void {
+    const reader = new ShardReader(shard, this.#sources[shard] as ShardSource, {
+      room: () => this.#room(),
+      starved: (starving) => this.#starved.add(starving),
+      ready: (from, messages) => this.#ready(from, messages),
+      ack: (msg) => this.#ack(msg),
+      logger: this.deps.logger,
+    })
+    this.#held.set(shard, { lease, reader })
+    this.#readers.add(reader)
+  }
+
+  #room(): number {
+    let waiting = this.#queued
+    for (const { reader } of this.#held.values()) waiting += reader.waitingCount
+    return this.#readAhead - waiting
+  }
+
+  #ready(reader: ShardReader, messages: Delivery[]): void {
+    for (const msg of messages) {
+      this.#queued++
+      this.#scheduler.push(msg.fields[H.partitionKey] || undefined, { reader, msg })
+    }
+  }
+
+  /** Lost the lease: stop reading and give back what waits; handlers already running finish. */
+  #letGo(shard: number): void {
+    const held = this.#held.get(shard)
+    if (held === undefined) return
+    this.#held.delete(shard)
+    const { reader } = held
+    void reader.deactivate()
+    this.#giveBackQueued(reader)
+    void this.#scheduler.settled((e) => e.reader === reader).then(() => this.#readers.delete(reader))
+  }
+
+  /** Lets go once the handlers of the shard are done; what waits goes back to JetStream for the next holder. */
+  #release(shard: number): Promise<void> {
+    const existing = this.#releasing.get(shard)
+    if (existing !== undefined) return existing
+    const held = this.#held.get(shard)
+    if (held === undefined) return Promise.resolve()
+    const { lease, reader } = held
+    const stopped = reader.deactivate()
+    this.#giveBackQueued(reader)
+    const releasing = stopped
+      .then(() => this.#scheduler.settled((e) => e.reader === reader))
+      .then(() => this.#leases.release(lease))
+      .catch((error: Error) => this.deps.logger?.debug?.('nats lease release failed', { shard, error: error.message }))
+      .finally(() => {
+        if (this.#held.get(shard) === held) this.#held.delete(shard)
+        this.#releasing.delete(shard)
+        this.#readers.delete(reader)
+      })
+    this.#releasing.set(shard, releasing)
+    return releasing
   }
 
   /**
-   * True once a slot is ours; false when the message should go back because another member is
-   * asking this shard for messages (a hand-back that nobody takes would only cost an attempt).
+   * Sent with the others done in the same turn of the event loop: the client writes to its socket
+   * once per batch of commands, not once per acknowledgement, which was a sixth of the CPU at full speed.
    */
-  async #slotOrHandBack(consumer: JsConsumer): Promise<boolean> {
-    for (;;) {
-      if (await this.#slots.acquire(HAND_BACK_MS)) return true
-      if (this.#stopped) return false
-      const waiting = await consumer.info().then(
-        (info) => info.num_waiting,
-        () => 1,
-      )
-      if (waiting > 0) return false
+  #ack(msg: Delivery): void {
+    this.#acks.push(msg)
+    if (this.#acks.length > 1) return
+    setImmediate(() => {
+      const acks = this.#acks
+      this.#acks = []
+      for (const one of acks) one.ack()
+    })
+  }
+
+  #giveBackQueued(reader: ShardReader): void {
+    for (const entry of this.#scheduler.drop((e) => e.reader === reader)) {
+      this.#queued--
+      reader.nak(entry.msg)
+    }
+    this.#wakeStarved()
+  }
+
+  #run(entry: Entry): Promise<void> {
+    this.#queued--
+    this.#wakeStarved()
+    this.#running.add(entry)
+    return this.#handle(entry).then(
+      () => void this.#running.delete(entry),
+      (error: Error) => {
+        this.#running.delete(entry)
+        this.#unsettled(entry, error)
+      },
+    )
+  }
+
+  #unsettled({ reader, msg }: Entry, error: Error): void {
+    this.deps.logger?.error?.('nats could not settle a message; it will be redelivered', { error: error.message })
+    reader.nak(msg)
+    // Its redelivery would come after the newer messages of its key already here: the shard is
+    // given back whole and taken anew, which puts every message in stream order again.
+    if (this.#held.get(reader.shard)?.reader === reader) void this.#release(reader.shard)
+  }
+
+  #wakeStarved(): void {
+    if (this.#starved.size === 0 || this.#room() <= 0) return
+    const starved = [...this.#starved]
+    this.#starved.clear()
+    for (const reader of starved) reader.wake()
+  }
+
+  async #handle({ reader, msg }: Entry): Promise<void> {
+    const { [H.replayGroup]: replayFor, [H.type]: type } = msg.fields
+    const { types, group } = this.subscription
+    // Consumers filter by shard only, so a member skips what its group did not ask for.
+    if ((replayFor && replayFor !== group) || (types !== undefined && type && !types.includes(type))) return reader.ack(msg)
+    for (let tries = 0; ; tries++) {
+      const attempt = msg.deliveryCount + tries
+      const outcome = await handleDelivery(incomingOf(msg.fields, msg.data), 'nats', attempt, this.subscription)
+      // Given back meanwhile (stop gave up waiting): another member has it now.
+      if (outcome.kind === 'abandoned' || !reader.holds(msg)) return
+      if (outcome.kind === 'ack') return reader.ack(msg)
+      if (outcome.kind === 'dead') return this.#deadLetter(reader, msg, outcome)
+      // Stopping, or the shard went elsewhere while this one waited: the next holder retries it.
+      if (!(await sleep(outcome.delayMs, this.#stopping.signal)) || !reader.active) return reader.nak(msg)
     }
   }
 
-  async #handle(msg: JsMsg): Promise<Outcome | undefined> {
-    const headers = msg.headers
-    const replayFor = headers?.get(H.replayGroup)
-    const type = headers?.get(H.type)
-    const { types, group } = this.subscription
-    // Consumers filter by shard only, so a member skips what its group did not ask for.
-    if ((replayFor && replayFor !== group) || (types !== undefined && type && !types.includes(type))) return undefined
-    return handleDelivery(toIncoming(headers, msg.data), 'nats', msg.info.deliveryCount, this.subscription)
-  }
-
-  async #settle(shard: number, msg: JsMsg, outcome: Outcome | undefined): Promise<void> {
-    if (outcome === undefined || outcome.kind === 'ack') return msg.ack()
-    if (outcome.kind === 'abandoned') return
-    if (outcome.kind === 'retry') return msg.nak(outcome.delayMs)
+  async #deadLetter(reader: ShardReader, msg: Delivery, outcome: Extract<Outcome, { kind: 'dead' }>): Promise<void> {
     const { names, publisher } = this.deps
     const id = outcome.message?.id ?? crypto.randomUUID()
     const headers = {
       ...originalHeaders(msg.headers),
       [H.error]: JSON.stringify(outcome.error),
       [H.attempts]: String(outcome.attempts),
-      [H.origin]: `${names.eventsStream}/${names.durable(this.group, shard)}`,
+      [H.origin]: `${names.eventsStream}/${names.durable(this.group, reader.shard)}`,
       [H.deadAt]: new Date().toISOString(),
       [H.deadLetterId]: id,
     }
     // Stored as a dead letter before the original is acknowledged: a crash in between duplicates, never loses.
     await publisher.send([{ id, subject: names.deadSubject(this.group), body: msg.data, headers }])
-    msg.ack()
+    reader.ack(msg)
   }
 }

@@ -38,6 +38,21 @@ export class Names {
     return `${this.prefix}.dead.${group}`
   }
 
+  /** Key-value bucket of the shard leases and member records (the bucket's stream is `KV_<bucket>`). */
+  get leaseBucket(): string {
+    return `${this.prefix}_leases`
+  }
+
+  /** Who consumes a shard for a group. */
+  leaseKey(group: string, shard: number): string {
+    return `${group}.s${shard}`
+  }
+
+  /** Live members of a group. */
+  membersKey(group: string): string {
+    return `${group}.members`
+  }
+
   durable(group: string, shard: number): string {
     return `${group}_s${shard}`
   }

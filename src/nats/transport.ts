@@ -7,6 +7,7 @@ import {
   jetstreamManager,
   RetentionPolicy,
 } from '@nats-io/jetstream'
+import { type KV, Kvm } from '@nats-io/kv'
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from '../core/types.js'
 import { encodeBinaryJson } from '../messaging/binary-mode.js'
@@ -18,6 +19,7 @@ import { NatsDeadLetters } from './dead-letters.js'
 import { NatsMember } from './member.js'
 import { H, type Names } from './names.js'
 import { type NatsOutgoing, NatsPublisher } from './publisher.js'
+import type { ShardSource } from './shard-reader.js'
 
 export interface NatsSettings {
   names: Names
@@ -25,31 +27,42 @@ export interface NatsSettings {
   logger: Logger | undefined
   publishTimeoutMs: number
   ackWaitMs: number
+  leaseMs: number
+  rebalanceIntervalMs: number
 }
 
 const NANOS_PER_MS = 1_000_000
+/**
+ * Messages a shard's consumer hands out before any is acknowledged: what one lease holder can have
+ * in hand. Redeliveries are not held back by it, so a shard waiting for them never stalls.
+ */
+const MAX_ACK_PENDING = 1_000
 
 export class NatsTransport implements Transport {
   readonly capabilities: TransportCapabilities = {
     supportsOrderingKey: true,
-    supportsDelayedDelivery: true,
+    // Retries wait in the consumer, holding their key: a nak with a delay would let the key's later messages, already delivered, go first.
+    supportsDelayedDelivery: false,
     // JetStream only announces a message that ran out of deliveries; members move it themselves.
     supportsNativeDeadLettering: false,
     survivesConsumerCrash: true,
-    // A message nak'd with a delay still counts against max_ack_pending (1): its shard waits for it.
+    // The retry waits in the consumer, holding its key.
     retriesKeepKeyOrder: true,
   }
   readonly deadLetters: NatsDeadLetters
   readonly #js: JetStreamClient
   readonly #publisher: NatsPublisher
+  readonly #kv: KV
   #members = new Set<NatsMember>()
   #closed = false
 
   constructor(
     private readonly connection: NatsConnection,
     private readonly jsm: JetStreamManager,
+    kv: KV,
     private readonly settings: NatsSettings,
   ) {
+    this.#kv = kv
     this.#js = jetstream(connection)
     this.#publisher = new NatsPublisher(this.#js, settings.publishTimeoutMs)
     this.deadLetters = new NatsDeadLetters(this.#js, jsm, settings.names, this.#publisher)
@@ -61,7 +74,9 @@ export class NatsTransport implements Transport {
     // Interest retention: a message stays until every group's consumer has acknowledged it.
     await ensureStream(jsm, { name: names.eventsStream, subjects: names.eventSubjects, retention: RetentionPolicy.Interest })
     await ensureStream(jsm, { name: names.deadStream, subjects: [`${names.prefix}.dead.>`], retention: RetentionPolicy.Limits })
-    return new NatsTransport(connection, jsm, settings)
+    // Opens the bucket if it exists. File storage, as the streams: a lease outlives a server restart.
+    const kv = await new Kvm(jetstream(connection)).create(names.leaseBucket, { history: 1 })
+    return new NatsTransport(connection, jsm, kv, settings)
   }
 
   async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
@@ -85,15 +100,20 @@ export class NatsTransport implements Transport {
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
     this.#checkOpen()
     const subscription = resolveSubscription(options)
-    const { names, logger, ackWaitMs } = this.settings
-    const consumers = []
+    const { names, logger, ackWaitMs, leaseMs, rebalanceIntervalMs } = this.settings
+    const sources: ShardSource[] = []
     for (let shard = 0; shard < names.shards; shard++) {
       const durable = names.durable(subscription.group, shard)
       await ensureConsumer(this.jsm, names, durable, shard, ackWaitMs)
-      consumers.push(await this.#js.consumers.get(names.eventsStream, durable))
+      sources.push({
+        nc: this.connection,
+        pullSubject: `$JS.API.CONSUMER.MSG.NEXT.${names.eventsStream}.${durable}`,
+        info: () => this.jsm.consumers.info(names.eventsStream, durable),
+      })
     }
-    const member = new NatsMember({ js: this.#js, names, publisher: this.#publisher, logger, ackWaitMs }, subscription)
-    await member.start(consumers)
+    const deps = { names, kv: this.#kv, publisher: this.#publisher, logger, ackWaitMs, leaseMs, rebalanceIntervalMs }
+    const member = new NatsMember(deps, subscription)
+    await member.start(sources)
     this.#members.add(member)
     return member
   }
@@ -120,20 +140,22 @@ async function ensureStream(jsm: JetStreamManager, config: { name: string; subje
 
 /**
  * The first member creates the group's consumer for a shard; later ones take it as it is (adding
- * it again with another config, such as another ack wait, would fail).
+ * it again with another config, such as another ack wait, would fail), except one made by an
+ * eventfold that took a shard's messages one at a time (`max_ack_pending: 1`): raised in place.
  */
 async function ensureConsumer(jsm: JetStreamManager, names: Names, durable: string, shard: number, ackWaitMs: number) {
-  const exists = await jsm.consumers.info(names.eventsStream, durable).then(
-    () => true,
-    () => false,
-  )
-  if (exists) return
+  const existing = await jsm.consumers.info(names.eventsStream, durable).catch(() => undefined)
+  if (existing !== undefined) {
+    if ((existing.config.max_ack_pending ?? 0) < MAX_ACK_PENDING)
+      await jsm.consumers.update(names.eventsStream, durable, { max_ack_pending: MAX_ACK_PENDING })
+    return
+  }
   await jsm.consumers.add(names.eventsStream, {
     durable_name: durable,
     filter_subject: names.shardFilter(shard),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.New,
-    max_ack_pending: 1,
+    max_ack_pending: MAX_ACK_PENDING,
     max_deliver: -1,
     ack_wait: ackWaitMs * NANOS_PER_MS,
   })

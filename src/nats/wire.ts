@@ -11,17 +11,21 @@ export function toHeaders(values: Record<string, string>): MsgHdrs {
   return headers
 }
 
+/** Each header's first value, as `MsgHdrs.get` gives it; read off the entries, since `get` scans every key per call. */
 export function fromHeaders(headers: MsgHdrs | undefined): Record<string, string> {
   const values: Record<string, string> = {}
-  for (const name of headers?.keys() ?? []) values[name] = headers?.get(name) ?? ''
+  if (headers === undefined) return values
+  for (const [name, all] of headers) values[name] = all[0] ?? ''
   return values
 }
 
 /** The NATS binding puts the content type in a `content-type` header, beside the `ce-` attributes. */
 export function toIncoming(headers: MsgHdrs | undefined, body: Uint8Array): IncomingBinaryMessage {
-  const values = fromHeaders(headers)
-  const contentType = values[H.contentType]
-  return { headers: values, contentType, body }
+  return incomingOf(fromHeaders(headers), body)
+}
+
+export function incomingOf(fields: Record<string, string>, body: Uint8Array): IncomingBinaryMessage {
+  return { headers: fields, contentType: fields[H.contentType], body }
 }
 
 /**

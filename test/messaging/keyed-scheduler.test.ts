@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { expect, it } from 'vitest'
 import { KeyedScheduler } from '../../src/messaging/keyed-scheduler.js'
 import { type Deferred, deferred, waitFor } from './conformance/helpers.js'
@@ -29,4 +30,48 @@ it('runs one item per key at a time, in push order, while other keys and keyless
   for (const item of ['a2', 'b1', 'x1']) gates.get(item)?.resolve()
   await scheduler.settled()
   expect(started).toEqual(['a1', 'b1', 'x1', 'a2'])
+})
+
+it('keeps its promises for any mix of keys, run lengths and drops (property)', async () => {
+  const job = fc.record({ key: fc.option(fc.constantFrom('a', 'b', 'c', 'd'), { nil: undefined }), ticks: fc.nat(3) })
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(job, { maxLength: 40 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.nat(40),
+      async (jobs, concurrency, dropAt) => {
+        const started: number[] = []
+        const running = new Set<string>()
+        let inFlight = 0
+        let violations = 0
+        const scheduler = new KeyedScheduler<number>(concurrency, async (i) => {
+          const { key, ticks } = jobs[i] as (typeof jobs)[number]
+          if (key !== undefined && running.has(key)) violations++
+          if (++inFlight > concurrency) violations++
+          if (key !== undefined) running.add(key)
+          started.push(i)
+          for (let t = 0; t < ticks; t++) await Promise.resolve()
+          if (key !== undefined) running.delete(key)
+          inFlight--
+        })
+        let dropped: number[] = []
+        for (const [i, { key }] of jobs.entries()) {
+          scheduler.push(key, i)
+          // Drops every queued item of key 'a' once, midway.
+          if (i === dropAt) dropped = scheduler.drop((n) => jobs[n]?.key === 'a')
+        }
+        await waitFor('the scheduler to settle', async () => {
+          await scheduler.settled()
+          return started.length + dropped.length === jobs.length
+        })
+        expect(violations).toBe(0)
+        expect([...started, ...dropped].sort((x, y) => x - y)).toEqual(jobs.map((_, i) => i))
+        for (const key of ['a', 'b', 'c', 'd']) {
+          const order = started.filter((i) => jobs[i]?.key === key)
+          expect(order).toEqual([...order].sort((x, y) => x - y))
+        }
+      },
+    ),
+    { numRuns: 200 },
+  )
 })

@@ -2,7 +2,7 @@ import { afterAll, expect, it } from 'vitest'
 import type { Logger, Transport } from '../../src/index.js'
 import { createNatsTransport } from '../../src/nats/index.js'
 import { unique, waitFor } from '../messaging/conformance/helpers.js'
-import { NATS_TEST_SETTINGS } from '../messaging/conformance/transports.js'
+import { NATS_TEST_SETTINGS, natsStreams } from '../messaging/conformance/transports.js'
 import { TcpProxy } from '../messaging/fixtures/tcp-proxy.js'
 
 const prefix = `reconnect-${unique()}`
@@ -16,7 +16,7 @@ afterAll(async () => {
   const { jetstreamManager } = await import('@nats-io/jetstream')
   const nc = await connect({ servers: '127.0.0.1:4222' })
   const jsm = await jetstreamManager(nc)
-  for (const stream of [`${prefix}_events`, `${prefix}_dead`]) await jsm.streams.delete(stream).catch(() => {})
+  for (const stream of natsStreams(prefix)) await jsm.streams.delete(stream).catch(() => {})
   await nc.close()
 })
 
