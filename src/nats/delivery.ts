@@ -1,5 +1,5 @@
 import type { Msg, MsgHdrs } from '@nats-io/transport-node'
-import { fromHeaders } from './wire.js'
+import { fromHeaders, rawFields } from './wire.js'
 
 const ACK = Uint8Array.of(43, 65, 67, 75) // +ACK
 const NAK = Uint8Array.of(45, 78, 65, 75) // -NAK
@@ -43,7 +43,7 @@ export class Delivery {
 
   /** The headers as one record, read once. */
   get fields(): Record<string, string> {
-    this.#fields ??= fromHeaders(this.msg.headers)
+    this.#fields ??= rawFields(this.msg) ?? fromHeaders(this.msg.headers)
     return this.#fields
   }
 

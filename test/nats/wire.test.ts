@@ -1,0 +1,43 @@
+import { connect, type Msg, headers as natsHeaders } from '@nats-io/transport-node'
+import { expect, it } from 'vitest'
+import { fromHeaders, rawFields, toHeaders } from '../../src/nats/wire.js'
+import { unique } from '../messaging/conformance/helpers.js'
+import { NATS_SERVERS } from '../messaging/conformance/transports.js'
+
+it('reads the header block of a real delivery exactly as the client decodes it', async () => {
+  const nc = await connect({ servers: NATS_SERVERS })
+  const subject = `wire.${unique()}`
+  const received: Msg[] = []
+  const sub = nc.subscribe(subject, { callback: (_, msg) => void received.push(msg) })
+  const cases: (Record<string, string> | undefined)[] = [
+    { 'ce-id': 'a', 'ce-type': 'Thing', 'content-type': 'application/json' },
+    // Text the envelope lets through: spaces inside, colons, non-ASCII, an empty value.
+    { 'ce-subject': 'a: b  c', 'ce-source': 'urn:x:ünïcødé ✓', 'ce-partitionkey': '' },
+    undefined,
+  ]
+  for (const values of cases) nc.publish(subject, 'body', values === undefined ? {} : { headers: toHeaders(values) })
+  // A name sent twice: the first value counts, as `fromHeaders` has it.
+  const twice = natsHeaders()
+  twice.append('ce-id', 'first')
+  twice.append('ce-id', 'second')
+  twice.append('Mixed-Case', 'kept')
+  nc.publish(subject, 'body', { headers: twice })
+  await nc.flush()
+  await expect.poll(() => received.length).toBe(4)
+  for (const msg of received) {
+    const raw = rawFields(msg)
+    expect(raw).toBeDefined()
+    expect(raw).toEqual(fromHeaders(msg.headers))
+  }
+  expect(rawFields(received[1])?.['ce-source']).toBe('urn:x:ünïcødé ✓')
+  expect(rawFields(received[3])).toEqual({ 'ce-id': 'first', 'Mixed-Case': 'kept' })
+  expect(rawFields(received[2])).toEqual({})
+  sub.unsubscribe()
+  await nc.close()
+})
+
+it('declines a message not shaped as the client makes them, so the caller takes the client way', () => {
+  expect(rawFields({})).toBeUndefined()
+  expect(rawFields({ _rdata: 'text', _msg: { hdr: 3 } })).toBeUndefined()
+  expect(rawFields({ _rdata: new TextEncoder().encode('HTTP/1.1\r\n\r\n'), _msg: { hdr: 12 } })).toBeUndefined()
+})
