@@ -13,6 +13,7 @@ interface Pending {
 export class AckBatcher {
   #pending = new Map<string, Pending>()
   #scheduled = false
+  #inFlight = new Set<Promise<unknown>>()
 
   constructor(
     private readonly redis: Redis,
@@ -35,12 +36,20 @@ export class AckBatcher {
     })
   }
 
+  /** Resolves once every acknowledgement asked for so far has been answered, taken or not. */
+  async settled(): Promise<void> {
+    while (this.#scheduled || this.#inFlight.size > 0) {
+      if (this.#scheduled) await new Promise((resolve) => setImmediate(resolve))
+      await Promise.allSettled([...this.#inFlight])
+    }
+  }
+
   #flush(): void {
     this.#scheduled = false
     const batches = this.#pending
     this.#pending = new Map()
     for (const [stream, { ids, settled }] of batches) {
-      this.redis.xack(stream, this.group, ...ids).then(
+      const sent = this.redis.xack(stream, this.group, ...ids).then(
         () => {
           for (const s of settled) s.resolve()
         },
@@ -48,6 +57,8 @@ export class AckBatcher {
           for (const s of settled) s.reject(error)
         },
       )
+      this.#inFlight.add(sent)
+      void sent.finally(() => this.#inFlight.delete(sent))
     }
   }
 }

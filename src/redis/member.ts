@@ -50,6 +50,13 @@ export class RedisMember implements Consumer {
   #reading: { shards: ReadonlySet<number>; done: Promise<unknown> } | undefined
   #scheduler: KeyedScheduler<Entry>
   #backlog = 0
+  /**
+   * Entries waiting to start below which the next read goes out. Several times `concurrency`, so
+   * that the read's round trip overlaps handlers still to run instead of following them.
+   */
+  get #readAhead(): number {
+    return this.subscription.concurrency * 4
+  }
   /** Wakes the read loop waiting for room in the backlog. */
   #room: (() => void) | undefined
   #running = new Set<Entry>()
@@ -156,6 +163,8 @@ export class RedisMember implements Consumer {
     const reading = this.#reading?.shards.has(shard) ? this.#reading.done : Promise.resolve()
     const releasing = reading
       .then(() => this.#scheduler.settled((e) => e.shard === shard))
+      // Acknowledgements still on their way would let the next holder take those entries over again.
+      .then(() => this.#acks.settled())
       .then(() => releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me))
       .catch(() => {})
       .finally(() => {
@@ -169,7 +178,7 @@ export class RedisMember implements Consumer {
   async #readLoop(): Promise<void> {
     const { keys } = this.deps
     while (!this.#stopping.signal.aborted) {
-      if (this.#backlog >= this.subscription.concurrency) {
+      if (this.#backlog >= this.#readAhead) {
         // Woken as soon as a handler starts (a 5 ms poll left the member idle between reads).
         let timer: NodeJS.Timeout | undefined
         await new Promise<void>((resolve) => {
@@ -212,7 +221,7 @@ export class RedisMember implements Consumer {
 
   async #run(entry: Entry): Promise<void> {
     this.#backlog--
-    if (this.#backlog < this.subscription.concurrency) this.#room?.()
+    if (this.#backlog < this.#readAhead) this.#room?.()
     this.#running.add(entry)
     try {
       await this.#handle(entry)
@@ -231,7 +240,7 @@ export class RedisMember implements Consumer {
     // Every group reads the shard streams: skip what this group did not ask for, and others' replays.
     const skip =
       (replayFor !== undefined && replayFor !== group) || (types !== undefined && type !== undefined && !types.includes(type))
-    if (skip) return void (await this.#ack(entry))
+    if (skip) return this.#ack(entry)
     for (let attempt = entry.attempt; ; attempt++) {
       const outcome = await handleDelivery(toIncoming(entry.fields), 'kafka', attempt, this.subscription)
       if (entry.abandoned || outcome.kind === 'abandoned') return
@@ -245,7 +254,17 @@ export class RedisMember implements Consumer {
     }
   }
 
-  async #ack(entry: Entry): Promise<void> {
-    await this.#acks.ack(entry.stream, entry.id)
+  /**
+   * Sent without holding the entry's slot or key for the answer, as RabbitMQ and NATS
+   * acknowledgements are: waiting a round trip per entry bounded a member at `concurrency` entries
+   * per round trip. An acknowledgement Redis does not take leaves the entry pending; the shard's
+   * next holder takes it over and it is delivered again, after later entries of its key were
+   * handled: a duplicate, as at-least-once delivery allows. A shard is let go only once its
+   * acknowledgements were answered (see `#release`).
+   */
+  #ack(entry: Entry): void {
+    this.#acks.ack(entry.stream, entry.id).catch((error: Error) => {
+      this.deps.logger?.warn?.('redis acknowledgement failed; the entry will be delivered again', { error: error.message })
+    })
   }
 }

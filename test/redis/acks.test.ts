@@ -62,3 +62,14 @@ it('rejects every acknowledgement of a batch Redis did not take, leaving the ent
   expect(await pendingCount(stream)).toBe(4)
   broken.disconnect()
 })
+
+it('settles once every acknowledgement asked for so far was answered, without the callers waiting', async () => {
+  const stream = `${prefix}:settled`
+  const ids = await pendingEntries(stream, 3)
+  const batcher = new AckBatcher(redis, 'g')
+  for (const id of ids) void batcher.ack(stream, id)
+  await batcher.settled()
+  expect(await pendingCount(stream)).toBe(0)
+  // Nothing asked for: settled at once.
+  await batcher.settled()
+})
