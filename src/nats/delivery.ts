@@ -20,11 +20,17 @@ export class Delivery {
   readonly deliveryCount: number
 
   constructor(private readonly msg: Msg) {
-    const tokens = msg.reply?.split('.') ?? []
-    const at = tokens.length === 9 ? 4 : 6
-    this.deliveryCount = Number(tokens[at])
-    this.seq = Number(tokens[at + 1])
-    this.dseq = Number(tokens[at + 2])
+    // The three numbers follow the stream and consumer names (names hold no dots), counted from the
+    // front: the 5th token in the 9-token form, the 7th in the longer one. Read without splitting
+    // the subject into strings, once per delivery.
+    const reply = msg.reply ?? ''
+    const dots: number[] = []
+    for (let i = reply.indexOf('.'); i !== -1 && dots.length < 10; i = reply.indexOf('.', i + 1)) dots.push(i)
+    const first = dots.length === 8 ? 3 : 5
+    const token = (n: number) => Number(reply.slice((dots[first + n] ?? -1) + 1, dots[first + n + 1] ?? reply.length))
+    this.deliveryCount = token(0)
+    this.seq = token(1)
+    this.dseq = token(2)
   }
 
   static isDelivery(msg: Msg): boolean {

@@ -35,16 +35,15 @@ export function rawFields(msg: unknown): Record<string, string> | undefined {
   const text = Buffer.from(block.buffer, block.byteOffset, Math.min(length, block.byteLength)).toString('utf8')
   // The first line is the version and any status ("NATS/1.0 503"), the block ends with an empty line.
   if (!text.startsWith('NATS/')) return undefined
-  let at = text.indexOf('\r\n')
-  while (at !== -1) {
-    const end = text.indexOf('\r\n', at + 2)
-    const line = text.slice(at + 2, end === -1 ? text.length : end)
-    const colon = line.indexOf(':')
-    if (colon > 0) {
-      const name = line.slice(0, colon).trim()
-      if (!Object.hasOwn(values, name)) values[name] = line.slice(colon + 1).trim()
-    }
-    at = end
+  // Walked by index rather than split into lines: only names and values become strings.
+  for (let at = text.indexOf('\r\n'); at !== -1; ) {
+    const start = at + 2
+    at = text.indexOf('\r\n', start)
+    const end = at === -1 ? text.length : at
+    const colon = text.indexOf(':', start)
+    if (colon <= start || colon >= end) continue
+    const name = text.slice(start, colon).trim()
+    if (!Object.hasOwn(values, name)) values[name] = text.slice(colon + 1, end).trim()
   }
   return values
 }

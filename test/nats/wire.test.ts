@@ -1,5 +1,6 @@
 import { connect, type Msg, headers as natsHeaders } from '@nats-io/transport-node'
 import { expect, it } from 'vitest'
+import { Delivery } from '../../src/nats/delivery.js'
 import { fromHeaders, rawFields, toHeaders } from '../../src/nats/wire.js'
 import { unique } from '../messaging/conformance/helpers.js'
 import { NATS_SERVERS } from '../messaging/conformance/transports.js'
@@ -40,4 +41,14 @@ it('declines a message not shaped as the client makes them, so the caller takes 
   expect(rawFields({})).toBeUndefined()
   expect(rawFields({ _rdata: 'text', _msg: { hdr: 3 } })).toBeUndefined()
   expect(rawFields({ _rdata: new TextEncoder().encode('HTTP/1.1\r\n\r\n'), _msg: { hdr: 12 } })).toBeUndefined()
+})
+
+it("reads a delivery's counts off both forms of JetStream's reply subject", () => {
+  const of = (reply: string) => new Delivery({ reply } as unknown as Msg)
+  const short = of('$JS.ACK.orders_events.billing_s3.2.1041.77.1732890000000000000.5')
+  expect([short.deliveryCount, short.seq, short.dseq]).toEqual([2, 1041, 77])
+  const long = of('$JS.ACK.hub.ACCOUNTHASH.orders_events.billing_s3.1.9.8.1732890000000000000.0.r4nd0m')
+  expect([long.deliveryCount, long.seq, long.dseq]).toEqual([1, 9, 8])
+  const eleven = of('$JS.ACK.hub.ACCOUNTHASH.orders_events.billing_s3.3.12.40.1732890000000000000.0')
+  expect([eleven.deliveryCount, eleven.seq, eleven.dseq]).toEqual([3, 12, 40])
 })
