@@ -54,9 +54,7 @@ export class RedisMember implements Consumer {
    * Entries waiting to start below which the next read goes out. Several times `concurrency`, so
    * that the read's round trip overlaps handlers still to run instead of following them.
    */
-  get #readAhead(): number {
-    return this.subscription.concurrency * 4
-  }
+  readonly #readAhead: number
   /** Wakes the read loop waiting for room in the backlog. */
   #room: (() => void) | undefined
   #running = new Set<Entry>()
@@ -76,6 +74,7 @@ export class RedisMember implements Consumer {
     this.#reader.on('error', (error: Error) => deps.logger?.debug?.('redis reader error', { error: error.message }))
     this.#offset = Math.floor(Math.random() * deps.keys.shards)
     this.#acks = new AckBatcher(deps.redis, subscription.group)
+    this.#readAhead = subscription.concurrency * 4
   }
 
   get group(): string {

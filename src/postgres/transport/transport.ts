@@ -139,7 +139,7 @@ export class PostgresTransport implements Transport {
     const { names, logger, visibilityTimeoutMs, pollIntervalMs, deliveryLimit } = this.settings
     const consumer = new PostgresConsumer(
       {
-        db: this.#consumerDbOpened(),
+        db: this.#openConsumerDb(),
         names,
         logger,
         settings: { visibilityTimeoutMs, pollIntervalMs, deliveryLimit },
@@ -163,7 +163,7 @@ export class PostgresTransport implements Transport {
     await this.#pool.end()
   }
 
-  #consumerDbOpened(): Db {
+  #openConsumerDb(): Db {
     if (this.#consumerDb === undefined) {
       const { connectionString, poolSize, logger, durableAcks } = this.settings
       this.#consumerPool = openPool(consumerConnection({ connectionString, types: typeParsers }, durableAcks), poolSize, logger)
