@@ -6,7 +6,7 @@ import { createRabbitMqTransport } from '../../src/rabbitmq/index.js'
 import { createRedisTransport } from '../../src/redis/index.js'
 import { AMQP_BASE } from '../rabbitmq/broker.js'
 import { unique, waitFor } from './conformance/helpers.js'
-import { NATS_SERVERS, REDIS_URL } from './conformance/transports.js'
+import { NATS_SERVERS, natsStreams, REDIS_URL } from './conformance/transports.js'
 
 // What a consumer that knows CloudEvents but not eventfold finds on each broker: the protocol
 // binding's attribute headers and the data alone as the body.
@@ -67,7 +67,7 @@ it('NATS: a plain NATS subscriber reads ce- headers, the content-type header and
   } finally {
     await transport.close()
     const jsm = await jetstreamManager(nc)
-    for (const stream of [`${prefix}_events`, `${prefix}_dead`]) await jsm.streams.delete(stream).catch(() => {})
+    for (const stream of natsStreams(prefix)) await jsm.streams.delete(stream).catch(() => {})
     await nc.close()
   }
 })
