@@ -2,7 +2,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { ReceivedMessage } from '../../src/index.js'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
-import { consumerConnection } from '../../src/postgres/transport/transport.js'
+import { consumerConnection, publisherConnection } from '../../src/postgres/transport/transport.js'
 import { deferred, waitFor } from '../messaging/conformance/helpers.js'
 import { admin, DATABASE_URL, dropSchema, uniqueSchema } from './helpers.js'
 
@@ -86,19 +86,23 @@ it('a retry waits in its row: a consumer started later, in another transport, ge
   expect(got[0]).toMatchObject({ id: ids[0], attempt: 2 })
 })
 
-it("consumers' connections commit without waiting for the disk unless durableAcks says so", async () => {
-  const setting = async (config: pg.ClientConfig) => {
+it("consumers' connections commit without waiting for the disk unless durableAcks says so; every connection keeps generic plans", async () => {
+  const settings = async (config: pg.ClientConfig) => {
     const client = new pg.Client(config)
     await client.connect()
     try {
-      return (await client.query<{ synchronous_commit: string }>('SHOW synchronous_commit')).rows[0]?.synchronous_commit
+      const show = async (name: string) => Object.values((await client.query(`SHOW ${name}`)).rows[0] ?? {})[0]
+      return { synchronousCommit: await show('synchronous_commit'), planCacheMode: await show('plan_cache_mode') }
     } finally {
       await client.end()
     }
   }
   const base = { connectionString: DATABASE_URL }
-  // What the server has by default is what publishing gets: the pool is opened with `base` as it is.
-  expect(await setting(base)).toBe('on')
-  expect(await setting(consumerConnection(base, false))).toBe('off')
-  expect(await setting(consumerConnection(base, true))).toBe('on')
+  expect(await settings(base)).toEqual({ synchronousCommit: 'on', planCacheMode: 'auto' })
+  expect(await settings(publisherConnection(base))).toEqual({ synchronousCommit: 'on', planCacheMode: 'force_generic_plan' })
+  expect(await settings(consumerConnection(base, false))).toEqual({
+    synchronousCommit: 'off',
+    planCacheMode: 'force_generic_plan',
+  })
+  expect(await settings(consumerConnection(base, true))).toEqual({ synchronousCommit: 'on', planCacheMode: 'force_generic_plan' })
 })

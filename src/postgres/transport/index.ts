@@ -37,8 +37,9 @@ export interface PostgresTransportOptions extends TransportOptions {
    * message. Default false: those commit asynchronously (`synchronous_commit = off` on the
    * consumers' connections). A server crash can then undo the last moments of them (up to three
    * `wal_writer_delay`s, 600 ms by default), and the messages concerned are delivered again, never
-   * lost. Publishing always waits for the disk. It travels as the `options` startup parameter,
-   * which PgBouncer refuses unless told to ignore it (see docs/messaging.md).
+   * lost. Publishing always waits for the disk. It travels as the `options` startup parameter, as
+   * does the transport's `plan_cache_mode`; PgBouncer refuses that parameter unless told to ignore
+   * it (see docs/messaging.md).
    */
   durableAcks?: boolean
 }
