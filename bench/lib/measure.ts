@@ -47,3 +47,27 @@ export function percentiles(samples: number[], points: number[]): Record<string,
 }
 
 export const ratio = (value: number, baseline: number) => Math.round((value / baseline) * 100) / 100
+
+/** Starts a consumer that reports each message's send time; returns its stop function. */
+export type Listen = (onMessage: (sentAt: number) => void) => Promise<() => Promise<void>>
+
+/**
+ * Send → handler latency at a steady offered load: `send` is called `rate` times a second for
+ * `seconds`, each message carrying its send time, and the listener reports when each arrives.
+ */
+export async function latencyAtRate(rate: number, seconds: number, listen: Listen, send: () => Promise<unknown>) {
+  const samples: number[] = []
+  const stop = await listen((sentAt) => samples.push(now() - sentAt))
+  const total = rate * seconds
+  const started = now()
+  const inFlight: Promise<unknown>[] = []
+  for (let i = 0; i < total; i++) {
+    inFlight.push(send())
+    await sleep(Math.max(0, started + ((i + 1) * 1000) / rate - now()))
+  }
+  await Promise.all(inFlight)
+  const deadline = now() + 10_000
+  while (samples.length < total && now() < deadline) await sleep(10)
+  await stop()
+  return { received: samples.length, ...percentiles(samples, [50, 99]) }
+}

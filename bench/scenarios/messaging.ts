@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { createMessage, encodeBinary, type Transport } from '../../src/index.js'
-import { now, percentiles, sleep } from '../lib/measure.js'
+import { type Listen, latencyAtRate, now, sleep } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const AMQP_BASE = process.env.EVENTFOLD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -392,22 +392,7 @@ async function publishThroughput(broker: Broker, count: number) {
 
 /** Publish → handler latency at a steady offered load, one message per publish call. */
 async function latency(broker: Broker, rate: number, seconds: number) {
-  const run = async (listen: (on: (sentAt: number) => void) => Promise<() => Promise<void>>, send: () => Promise<unknown>) => {
-    const samples: number[] = []
-    const stop = await listen((sentAt) => samples.push(now() - sentAt))
-    const total = rate * seconds
-    const started = now()
-    const inFlight: Promise<unknown>[] = []
-    for (let i = 0; i < total; i++) {
-      inFlight.push(send())
-      await sleep(Math.max(0, started + ((i + 1) * 1000) / rate - now()))
-    }
-    await Promise.all(inFlight)
-    const deadline = now() + 10_000
-    while (samples.length < total && now() < deadline) await sleep(10)
-    await stop()
-    return { received: samples.length, ...percentiles(samples, [50, 99]) }
-  }
+  const run = (listen: Listen, send: () => Promise<unknown>) => latencyAtRate(rate, seconds, listen, send)
   const transport = await broker.transport()
   const ours = await run(
     async (on) => {

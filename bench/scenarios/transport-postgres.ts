@@ -2,7 +2,7 @@ import pg from 'pg'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
 import type { BackendName } from '../lib/backends.js'
 import { PG_URL } from '../lib/backends.js'
-import { now, percentiles, ratio, sleep, throughput } from '../lib/measure.js'
+import { type Listen, latencyAtRate, now, ratio, sleep, throughput } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const DATA = { amount: 42, currency: 'EUR', note: 'benchmark payload of a typical small message' }
@@ -181,22 +181,7 @@ async function consumeScenario(
  * queue: INSERT and NOTIFY in one statement, a LISTENing client that takes what it is told about.
  */
 async function latencyScenario(transport: PostgresTransport, bare: BareQueue, pool: pg.Pool, rate: number, seconds: number) {
-  const run = async (listen: (on: (sentAt: number) => void) => Promise<() => Promise<void>>, send: () => Promise<unknown>) => {
-    const samples: number[] = []
-    const stop = await listen((sentAt) => samples.push(now() - sentAt))
-    const total = rate * seconds
-    const started = now()
-    const inFlight: Promise<unknown>[] = []
-    for (let i = 0; i < total; i++) {
-      inFlight.push(send())
-      await sleep(Math.max(0, started + ((i + 1) * 1000) / rate - now()))
-    }
-    await Promise.all(inFlight)
-    const deadline = now() + 10_000
-    while (samples.length < total && now() < deadline) await sleep(10)
-    await stop()
-    return { received: samples.length, ...percentiles(samples, [50, 99]) }
-  }
+  const run = (listen: Listen, send: () => Promise<unknown>) => latencyAtRate(rate, seconds, listen, send)
   const ours = await run(
     async (on) => {
       const consumer = await transport.subscribe({

@@ -24,3 +24,28 @@ export async function settledWithin(work: Promise<unknown>, timeoutMs: number): 
   clearTimeout(timer)
   return result
 }
+
+/**
+ * Runs `work` every `intervalMs`, until `signal` aborts: each run starts `intervalMs` after the
+ * last one settled, so two never overlap, and a failed run (reported to `onError`) does not stop
+ * the next. For a member's heartbeat, whose renewals must go on whatever one of them met.
+ */
+export function repeatUntilAborted(
+  intervalMs: number,
+  signal: AbortSignal,
+  work: () => Promise<void>,
+  onError: (error: Error) => void,
+): void {
+  let timer: NodeJS.Timeout | undefined
+  signal.addEventListener('abort', () => clearTimeout(timer), { once: true })
+  const next = () => {
+    timer = setTimeout(() => {
+      work()
+        .catch(onError)
+        .finally(() => {
+          if (!signal.aborted) next()
+        })
+    }, intervalMs)
+  }
+  if (!signal.aborted) next()
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { KV } from '@nats-io/kv'
-import { settledWithin, sleep } from '../core/timing.js'
+import { repeatUntilAborted, settledWithin, sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
 import { handleDelivery, type Outcome } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
@@ -57,7 +57,6 @@ export class NatsMember implements Consumer {
   #starved = new Set<ShardReader>()
   #running = new Set<Entry>()
   #stopping = new AbortController()
-  #timer: NodeJS.Timeout | undefined
   #keepAlive: NodeJS.Timeout | undefined
   #offset: number
   #readAhead: number
@@ -79,7 +78,13 @@ export class NatsMember implements Consumer {
   async start(sources: ShardSource[]): Promise<void> {
     this.#sources = sources
     await this.#beat()
-    this.#tick()
+    repeatUntilAborted(
+      // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
+      Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
+      this.#stopping.signal,
+      () => this.#beat(),
+      (error) => this.deps.logger?.debug?.('nats heartbeat failed', { error: error.message }),
+    )
     // Keeps what waits and what runs ours, well inside the ack wait.
     this.#keepAlive = setInterval(
       () => {
@@ -92,7 +97,6 @@ export class NatsMember implements Consumer {
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#stopping.signal.aborted) return
     this.#stopping.abort()
-    clearTimeout(this.#timer)
     const released = Promise.all([...this.#held.keys()].map((shard) => this.#release(shard)))
     if (options.timeoutMs === undefined || (await settledWithin(released, options.timeoutMs))) {
       await released
@@ -103,19 +107,6 @@ export class NatsMember implements Consumer {
     }
     clearInterval(this.#keepAlive)
     await leave(this.deps.kv, this.deps.names.membersKey(this.group), this.#me).catch(() => {})
-  }
-
-  #tick(): void {
-    this.#timer = setTimeout(
-      () => {
-        this.#beat()
-          .catch((error: Error) => this.deps.logger?.debug?.('nats heartbeat failed', { error: error.message }))
-          .finally(() => {
-            if (!this.#stopping.signal.aborted) this.#tick()
-          })
-      },
-      Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
-    )
   }
 
   async #beat(): Promise<void> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
-import { settledWithin, sleep } from '../core/timing.js'
+import { repeatUntilAborted, settledWithin, sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
 import { handleDelivery } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
@@ -60,7 +60,6 @@ export class RedisMember implements Consumer {
   #running = new Set<Entry>()
   #reader: Redis
   #stopping = new AbortController()
-  #timer: NodeJS.Timeout | undefined
   #offset: number
   #acks: AckBatcher
 
@@ -85,14 +84,19 @@ export class RedisMember implements Consumer {
     const { keys, redis } = this.deps
     for (let shard = 0; shard < keys.shards; shard++) await ensureGroup(redis, keys.shardStream(shard), this.group)
     await this.#beat()
-    this.#tick()
+    repeatUntilAborted(
+      // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
+      Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
+      this.#stopping.signal,
+      () => this.#beat(),
+      (error) => this.deps.logger?.debug?.('redis heartbeat failed', { error: error.message }),
+    )
     void this.#readLoop()
   }
 
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#stopping.signal.aborted) return
     this.#stopping.abort()
-    clearTimeout(this.#timer)
     this.#reader.disconnect()
     this.#readable.clear()
     const all = [...this.#held].map((shard) => this.#release(shard))
@@ -105,20 +109,6 @@ export class RedisMember implements Consumer {
       for (const shard of this.#held) await releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me)
     }
     await leave(this.deps.redis, this.deps.keys.members(this.group), this.#me).catch(() => {})
-  }
-
-  #tick(): void {
-    this.#timer = setTimeout(
-      () => {
-        this.#beat()
-          .catch((error: Error) => this.deps.logger?.debug?.('redis heartbeat failed', { error: error.message }))
-          .finally(() => {
-            if (!this.#stopping.signal.aborted) this.#tick()
-          })
-      },
-      // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
-      Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
-    )
   }
 
   async #beat(): Promise<void> {

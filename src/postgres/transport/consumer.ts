@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { ChangeSignal } from '../../core/signal.js'
-import { sleep } from '../../core/timing.js'
+import { settledWithin, sleep } from '../../core/timing.js'
 import type { Logger } from '../../core/types.js'
 import { decodeBinary, type IncomingBinaryMessage } from '../../messaging/binary-mode.js'
 import { handleDelivery, type Outcome } from '../../messaging/delivery.js'
@@ -250,13 +250,3 @@ function overLimit(wire: IncomingBinaryMessage, deliveries: number): Outcome {
 }
 
 export const originOf = (names: SchemaNames, group: string): string => `postgres:${names.name}.transport_deliveries/${group}`
-
-async function settledWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs)
-  })
-  const result = await Promise.race([work.then(() => true), late])
-  clearTimeout(timer)
-  return result
-}
