@@ -9,6 +9,7 @@ import { processingV4 } from './schema-v4.js'
 import { transportV5 } from './schema-v5.js'
 import { messagingV6 } from './schema-v6.js'
 import { derivedStreamsV7 } from './schema-v7.js'
+import { heldKeysV8 } from './schema-v8.js'
 
 export interface Migration {
   version: number
@@ -25,6 +26,7 @@ export const migrations: readonly Migration[] = [
   { version: 5, up: transportV5 },
   { version: 6, up: messagingV6 },
   { version: 7, up: derivedStreamsV7 },
+  { version: 8, up: heldKeysV8 },
 ]
 
 /**

@@ -69,11 +69,12 @@ const seqScans = (nodes: PlanNode[]) => nodes.filter((n) => n['Node Type'] === '
 const indexes = (nodes: PlanNode[]) => nodes.flatMap((n) => n['Index Name'] ?? [])
 
 describe('postgres transport query plans', () => {
-  it.each([1, 10, 100])('the claim of %i rows walks the claim index and checks keys on the key index', async (limit) => {
+  it.each([1, 10, 100])('the claim of %i rows walks the claim index and checks keys on the key and held indexes', async (limit) => {
     const nodes = await explain(sql.claim(names, 'group-7', 'me', limit, 30_000))
     expect(seqScans(nodes)).toEqual([])
     expect(indexes(nodes)).toContain('transport_deliveries_claim')
     expect(indexes(nodes)).toContain('transport_deliveries_key')
+    expect(indexes(nodes)).toContain('transport_deliveries_held')
   })
 
   it.each([1, 100])('the prepared claim of %i rows keeps to the same indexes in its generic plan', async (limit) => {
@@ -81,6 +82,7 @@ describe('postgres transport query plans', () => {
     expect(seqScans(nodes)).toEqual([])
     expect(indexes(nodes)).toContain('transport_deliveries_claim')
     expect(indexes(nodes)).toContain('transport_deliveries_key')
+    expect(indexes(nodes)).toContain('transport_deliveries_held')
   })
 
   it('the claim then updates the rows it chose by primary key', async () => {

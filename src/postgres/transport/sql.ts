@@ -120,7 +120,9 @@ export const notify = (names: SchemaNames, groups: Iterable<string>): Query => (
  * once without waiting on each other; a row another member just claimed is re-checked on its new
  * version and skipped. Per-key order: a keyed row waits while an earlier row of its key exists in
  * any state (a retry, one in hand), or a later one is held (published by a concurrent transaction
- * that committed first), so one key is never in two hands. \`= ANY (ARRAY(…))\` rather than \`IN (…)\`:
+ * that committed first), so one key is never in two hands. Two probes, not one: the earlier row is
+ * the first entry below the candidate on the key index, the held one an entry of the small held
+ * index; one condition over both would read every row of the key. \`= ANY (ARRAY(…))\` rather than \`IN (…)\`:
  * the planner would hash-join the IN against a scan of the whole table; the array is computed
  * once, then each row is fetched by its primary key.
  */
@@ -132,11 +134,14 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
       SELECT c.id FROM ${s}.transport_deliveries c
       WHERE c.group_name = $1
         AND ((c.state = 'ready' AND c.visible_at <= now()) OR (c.state = 'active' AND c.locked_until < now()))
-        AND (c.partition_key IS NULL OR NOT EXISTS (
+        AND (c.partition_key IS NULL OR (NOT EXISTS (
           SELECT 1 FROM ${s}.transport_deliveries e
-          WHERE e.group_name = c.group_name AND e.partition_key = c.partition_key AND e.id <> c.id
-            AND (e.id < c.id OR (e.state = 'active' AND e.locked_until >= now()))
-        ))
+          WHERE e.group_name = c.group_name AND e.partition_key = c.partition_key AND e.id < c.id
+        ) AND NOT EXISTS (
+          SELECT 1 FROM ${s}.transport_deliveries h
+          WHERE h.group_name = c.group_name AND h.partition_key = c.partition_key AND h.state = 'active'
+            AND h.partition_key IS NOT NULL AND h.id <> c.id AND h.locked_until >= now()
+        )))
       ORDER BY c.id
       LIMIT $3
       FOR UPDATE SKIP LOCKED
