@@ -69,7 +69,7 @@ const seqScans = (nodes: PlanNode[]) => nodes.filter((n) => n['Node Type'] === '
 const indexes = (nodes: PlanNode[]) => nodes.flatMap((n) => n['Index Name'] ?? [])
 
 describe('postgres transport query plans', () => {
-  it.each([1, 10, 100])('the claim of %i rows walks the claim index and checks keys on the key and held indexes', async (limit) => {
+  it.each([1, 10, 100])('the claim of %i rows walks the claim index, checks keys on the key and held indexes', async (limit) => {
     const nodes = await explain(sql.claim(names, 'group-7', 'me', limit, 30_000))
     expect(seqScans(nodes)).toEqual([])
     expect(indexes(nodes)).toContain('transport_deliveries_claim')
