@@ -72,7 +72,9 @@ export class RedisMember implements Consumer {
     this.#reader = deps.redis.duplicate()
     this.#reader.on('error', (error: Error) => deps.logger?.debug?.('redis reader error', { error: error.message }))
     this.#offset = Math.floor(Math.random() * deps.keys.shards)
-    this.#acks = new AckBatcher(deps.redis, subscription.group)
+    this.#acks = new AckBatcher(deps.redis, subscription.group, (error, entries) =>
+      deps.logger?.warn?.('redis acknowledgement failed; the entries will be delivered again', { error: error.message, entries }),
+    )
     this.#readAhead = subscription.concurrency * 4
   }
 
@@ -252,8 +254,6 @@ export class RedisMember implements Consumer {
    * acknowledgements were answered (see `#release`).
    */
   #ack(entry: Entry): void {
-    this.#acks.ack(entry.stream, entry.id).catch((error: Error) => {
-      this.deps.logger?.warn?.('redis acknowledgement failed; the entry will be delivered again', { error: error.message })
-    })
+    this.#acks.ack(entry.stream, entry.id)
   }
 }
