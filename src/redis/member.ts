@@ -12,7 +12,7 @@ import type { RedisDeadLetters } from './dead-letters.js'
 import { F, type Keys } from './keys.js'
 import { claimLease, heartbeat, leave, releaseLease, renewLease } from './leases.js'
 import { claimPending, ensureGroup, readNew } from './streams.js'
-import { type Fields, toIncoming } from './wire.js'
+import { type Fields, incomingOf } from './wire.js'
 
 export interface RedisMemberDeps {
   redis: Redis
@@ -210,12 +210,24 @@ export class RedisMember implements Consumer {
     this.#scheduler.push(e.fields[F.partitionKey], entry)
   }
 
+  /** One async function per entry, the handling inline: a second one cost a promise per message. */
   async #run(entry: Entry): Promise<void> {
     this.#backlog--
     if (this.#backlog < this.#readAhead) this.#room?.()
     this.#running.add(entry)
     try {
-      await this.#handle(entry)
+      if (this.#skips(entry.fields)) return this.#ack(entry)
+      for (let attempt = entry.attempt; ; attempt++) {
+        const outcome = await handleDelivery(incomingOf(entry.fields), 'kafka', attempt, this.subscription)
+        if (entry.abandoned || outcome.kind === 'abandoned') return
+        if (outcome.kind === 'ack') return this.#ack(entry)
+        if (outcome.kind === 'dead') {
+          await this.deps.deadLetters.add(this.group, entry.fields, outcome, `${entry.stream}/${this.group}`)
+          return this.#ack(entry)
+        }
+        // Stopped while waiting: left pending, the next holder of the shard retries it.
+        if (!(await sleep(outcome.delayMs, this.#stopping.signal))) return
+      }
     } catch (error) {
       // Left pending: the next holder of the shard takes it over.
       this.deps.logger?.error?.('redis could not settle an entry', { error: (error as Error).message })
@@ -224,25 +236,13 @@ export class RedisMember implements Consumer {
     }
   }
 
-  async #handle(entry: Entry): Promise<void> {
-    const { deadLetters } = this.deps
-    const { [F.type]: type, [F.replayGroup]: replayFor } = entry.fields
-    const { types, group } = this.subscription
-    // Every group reads the shard streams: skip what this group did not ask for, and others' replays.
-    const skip =
-      (replayFor !== undefined && replayFor !== group) || (types !== undefined && type !== undefined && !types.includes(type))
-    if (skip) return this.#ack(entry)
-    for (let attempt = entry.attempt; ; attempt++) {
-      const outcome = await handleDelivery(toIncoming(entry.fields), 'kafka', attempt, this.subscription)
-      if (entry.abandoned || outcome.kind === 'abandoned') return
-      if (outcome.kind === 'ack') return this.#ack(entry)
-      if (outcome.kind === 'dead') {
-        await deadLetters.add(this.group, entry.fields, outcome, `${entry.stream}/${this.group}`)
-        return this.#ack(entry)
-      }
-      // Stopped while waiting: left pending, the next holder of the shard retries it.
-      if (!(await sleep(outcome.delayMs, this.#stopping.signal))) return
-    }
+  /** Every group reads the shard streams: skip what this group did not ask for, and others' replays. */
+  #skips(fields: Fields): boolean {
+    const replayFor = fields[F.replayGroup]
+    if (replayFor !== undefined && replayFor !== this.group) return true
+    const { types } = this.subscription
+    const type = fields[F.type]
+    return types !== undefined && type !== undefined && !types.includes(type)
   }
 
   /**
