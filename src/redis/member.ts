@@ -10,7 +10,7 @@ import type { Consumer, StopOptions } from '../messaging/types.js'
 import { AckBatcher } from './acks.js'
 import type { RedisDeadLetters } from './dead-letters.js'
 import { F, type Keys } from './keys.js'
-import { claimLease, heartbeat, leave, releaseLease, renewLease } from './leases.js'
+import { claimLeases, heartbeat, leave, releaseLease, renewLeases } from './leases.js'
 import { claimPending, ensureGroup, readNew } from './streams.js'
 import { type Fields, incomingOf } from './wire.js'
 
@@ -115,25 +115,41 @@ export class RedisMember implements Consumer {
 
   async #beat(): Promise<void> {
     const { redis, keys, leaseMs } = this.deps
-    const members = await heartbeat(redis, keys.members(this.group), this.#me, leaseMs * 2)
-    for (const shard of this.#held) {
-      if (await renewLease(redis, keys.lease(this.group, shard), this.#me, leaseMs)) continue
+    const held = [...this.#held]
+    const [members, kept] = await Promise.all([
+      heartbeat(redis, keys.members(this.group), this.#me, leaseMs * 2),
+      renewLeases(
+        redis,
+        held.map((shard) => keys.lease(this.group, shard)),
+        this.#me,
+        leaseMs,
+      ),
+    ])
+    held.forEach((shard, i) => {
+      // Not held any more: released meanwhile, so its lease is gone by our own hand.
+      if (kept[i] || !this.#held.has(shard)) return
       // Ran out (this process stalled): another member may read it now, so let go of what waits.
       this.deps.logger?.warn?.('redis lease lost', { group: this.group, shard })
       this.#held.delete(shard)
       this.#readable.delete(shard)
       this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
-    }
+    })
     if (this.#stopping.signal.aborted) return
     const target = Math.ceil(keys.shards / members)
-    const kept = [...this.#held].filter((shard) => !this.#releasing.has(shard))
-    for (const shard of kept.slice(target)) void this.#release(shard)
-    for (let i = 0; i < keys.shards && this.#held.size - this.#releasing.size < target; i++) {
-      const shard = (this.#offset + i) % keys.shards
-      if (this.#held.has(shard) || !(await claimLease(redis, keys.lease(this.group, shard), this.#me, leaseMs))) continue
-      this.#held.add(shard)
-      await this.#adopt(shard)
-    }
+    const keeping = [...this.#held].filter((shard) => !this.#releasing.has(shard))
+    for (const shard of keeping.slice(target)) void this.#release(shard)
+    const free = Array.from({ length: keys.shards }, (_, i) => (this.#offset + i) % keys.shards).filter((s) => !this.#held.has(s))
+    const wanted = target - (this.#held.size - this.#releasing.size)
+    const taken = await claimLeases(
+      redis,
+      free.map((shard) => keys.lease(this.group, shard)),
+      this.#me,
+      leaseMs,
+      wanted,
+    )
+    const claimed = taken.map((i) => free[i] as number)
+    for (const shard of claimed) this.#held.add(shard)
+    await Promise.all(claimed.map((shard) => this.#adopt(shard)))
   }
 
   /** Entries the shard's previous holders left unacknowledged come first: they are older than any unread one. */
