@@ -42,22 +42,37 @@ export class AckBatcher {
 
   #flush(): void {
     this.#scheduled = false
-    const batches = [...this.#pending.values()]
+    const batches = this.#pending
     const count = this.#count
-    const pipeline = this.redis.pipeline()
-    for (const [stream, ids] of this.#pending) pipeline.xack(stream, this.group, ...ids)
     this.#pending = new Map()
     this.#count = 0
-    const sent = pipeline.exec().then(
+    const sent = batches.size === 1 ? this.#one(batches) : this.#many(batches, count)
+    this.#inFlight.add(sent)
+    const done = () => this.#inFlight.delete(sent)
+    void sent.then(done, done)
+  }
+
+  /** One stream (every flush at low rates): a lone XACK, without a pipeline object. */
+  #one(batches: Map<string, string[]>): Promise<void> {
+    const [stream, ids] = batches.entries().next().value as [string, string[]]
+    return this.redis.xack(stream, this.group, ...ids).then(
+      () => {},
+      (error: Error) => this.failed(error, ids.length),
+    )
+  }
+
+  #many(batches: Map<string, string[]>, count: number): Promise<void> {
+    const pipeline = this.redis.pipeline()
+    for (const [stream, ids] of batches) pipeline.xack(stream, this.group, ...ids)
+    const sizes = [...batches.values()].map((ids) => ids.length)
+    return pipeline.exec().then(
       (results) => {
         if (results === null) return this.failed(new Error('Redis discarded the acknowledgements'), count)
         results.forEach(([error], i) => {
-          if (error !== null) this.failed(error, batches[i]?.length ?? 0)
+          if (error !== null) this.failed(error, sizes[i] ?? 0)
         })
       },
       (error: Error) => this.failed(error, count),
     )
-    this.#inFlight.add(sent)
-    void sent.finally(() => this.#inFlight.delete(sent))
   }
 }

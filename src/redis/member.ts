@@ -11,8 +11,11 @@ import { AckBatcher } from './acks.js'
 import type { RedisDeadLetters } from './dead-letters.js'
 import { F, type Keys } from './keys.js'
 import { claimLeases, heartbeat, leave, releaseLease, renewLeases } from './leases.js'
+import { ReadableShards } from './readable.js'
 import { claimPending, ensureGroup, readNew } from './streams.js'
 import { type Fields, incomingOf } from './wire.js'
+
+const noop = () => {}
 
 export interface RedisMemberDeps {
   redis: Redis
@@ -45,9 +48,10 @@ export class RedisMember implements Consumer {
   readonly #me = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   #held = new Set<number>()
   /** Held, and its pending entries already taken over: safe to read new ones. */
-  #readable = new Set<number>()
+  #readable: ReadableShards
   #releasing = new Map<number, Promise<void>>()
-  #reading: { shards: ReadonlySet<number>; done: Promise<unknown> } | undefined
+  /** The read under way, if any; it is awaited (and its failure handled) by the read loop. */
+  #reading: { shards: readonly number[]; done: Promise<unknown> } | undefined
   #scheduler: KeyedScheduler<Entry>
   #backlog = 0
   /**
@@ -71,6 +75,7 @@ export class RedisMember implements Consumer {
     // Its own connection: XREADGROUP BLOCK holds a connection for as long as it waits.
     this.#reader = deps.redis.duplicate()
     this.#reader.on('error', (error: Error) => deps.logger?.debug?.('redis reader error', { error: error.message }))
+    this.#readable = new ReadableShards(deps.keys)
     this.#offset = Math.floor(Math.random() * deps.keys.shards)
     this.#acks = new AckBatcher(deps.redis, subscription.group, (error, entries) =>
       deps.logger?.warn?.('redis acknowledgement failed; the entries will be delivered again', { error: error.message, entries }),
@@ -167,7 +172,7 @@ export class RedisMember implements Consumer {
     this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
     // A read of the shard still under way would make entries pending to us after the next holder
     // took over the pending ones: they would wait behind later entries. Let it land first.
-    const reading = this.#reading?.shards.has(shard) ? this.#reading.done : Promise.resolve()
+    const reading = this.#reading?.shards.includes(shard) ? this.#reading.done.then(noop, noop) : Promise.resolve()
     const releasing = reading
       .then(() => this.#scheduler.settled((e) => e.shard === shard))
       // Acknowledgements still on their way would let the next holder take those entries over again.
@@ -183,7 +188,6 @@ export class RedisMember implements Consumer {
   }
 
   async #readLoop(): Promise<void> {
-    const { keys } = this.deps
     while (!this.#stopping.signal.aborted) {
       if (this.#backlog >= this.#readAhead) {
         // Woken as soon as a handler starts (a 5 ms poll left the member idle between reads).
@@ -196,15 +200,14 @@ export class RedisMember implements Consumer {
         this.#room = undefined
         continue
       }
-      const shards = [...this.#readable]
+      const { shards, streams } = this.#readable.current()
       if (shards.length === 0) {
         await sleep(20)
         continue
       }
-      const streams = shards.map((s) => keys.shardStream(s))
       try {
         const reading = readNew(this.#reader, streams, this.group, this.#me, this.subscription.concurrency)
-        this.#reading = { shards: new Set(shards), done: reading.catch(() => {}) }
+        this.#reading = { shards, done: reading }
         const read = await reading
         for (const [stream, entries] of read) {
           const shard = shards[streams.indexOf(stream)] as number
