@@ -89,7 +89,8 @@ export class RedisMember implements Consumer {
 
   async start(): Promise<void> {
     const { keys, redis } = this.deps
-    for (let shard = 0; shard < keys.shards; shard++) await ensureGroup(redis, keys.shardStream(shard), this.group)
+    // All at once: one after another, they were a round trip each before a member could read.
+    await Promise.all(Array.from({ length: keys.shards }, (_, shard) => ensureGroup(redis, keys.shardStream(shard), this.group)))
     await this.#beat()
     repeatUntilAborted(
       // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
