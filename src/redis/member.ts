@@ -207,7 +207,10 @@ export class RedisMember implements Consumer {
         continue
       }
       try {
-        const reading = readNew(this.#reader, streams, this.group, this.#me, this.subscription.concurrency)
+        // Up to the read-ahead from each stream (COUNT is per stream): with `concurrency` each, a
+        // read brought ~250 entries at full speed, and the cost of each read and its
+        // acknowledgements showed per message (CPU per message 0.79× with reads four times larger).
+        const reading = readNew(this.#reader, streams, this.group, this.#me, this.#readAhead)
         this.#reading = { shards, done: reading }
         const read = await reading
         for (const [stream, entries] of read) {

@@ -42,3 +42,32 @@ it('stops reading a shard whose lease another member took, and takes it back onc
   expect(await admin.get(lease)).not.toBe('someone-else')
   await consumer.stop()
 })
+
+it('reads ahead of its handlers, but no further than its read-ahead allows', async () => {
+  const group = 'bounded'
+  const release: (() => void)[] = []
+  let started = 0
+  // Concurrency 2: a read-ahead of 8 entries, and a read takes up to 8 from each of the 2 streams.
+  const consumer = await transport.subscribe({
+    group,
+    concurrency: 2,
+    handler: () => {
+      started++
+      return new Promise<void>((resolve) => release.push(resolve))
+    },
+  })
+  await transport.publish(Array.from({ length: 200 }, (_, i) => ({ type: 'T', data: i, partitionKey: `p${i}` })))
+  await waitFor('both handlers busy', () => started === 2)
+  await sleep(300)
+  const pending = async () =>
+    ((await admin.xpending(keys.shardStream(0), group)) as [number])[0] +
+    ((await admin.xpending(keys.shardStream(1), group)) as [number])[0]
+  const held = await pending()
+  // Read ahead: more than the two running…
+  expect(held).toBeGreaterThan(2)
+  // …but bounded: what waits stays under the read-ahead until the next read, which adds at most 8 per stream.
+  expect(held).toBeLessThanOrEqual(2 + 8 + 2 * 8)
+  expect(started).toBe(2)
+  while (release.length > 0) release.shift()?.()
+  await consumer.stop({ timeoutMs: 100 })
+})
