@@ -36,7 +36,7 @@ export class AckBatcher {
   async settled(): Promise<void> {
     while (this.#scheduled || this.#inFlight.size > 0) {
       if (this.#scheduled) await new Promise((resolve) => setImmediate(resolve))
-      await Promise.all([...this.#inFlight])
+      await Promise.allSettled([...this.#inFlight])
     }
   }
 
