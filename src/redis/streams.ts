@@ -62,7 +62,7 @@ function entriesOf(reply: unknown): [string, ReadEntry[]][] {
   const read: [string, ReadEntry[]][] = []
   for (const [stream, entries] of (reply ?? []) as [string, RawEntry[]][]) {
     const live: ReadEntry[] = []
-    // Entries deleted (trimmed) since they were added come back without fields.
+    // As with XAUTOCLAIM: an entry without fields was deleted, and there is nothing to deliver.
     for (const [id, flat] of entries) if (flat !== null) live.push({ id, fields: fieldsOf(flat), deliveries: 1 })
     read.push([stream, live])
   }
