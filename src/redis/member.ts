@@ -10,9 +10,12 @@ import type { Consumer, StopOptions } from '../messaging/types.js'
 import { AckBatcher } from './acks.js'
 import type { RedisDeadLetters } from './dead-letters.js'
 import { F, type Keys } from './keys.js'
-import { claimLease, heartbeat, leave, releaseLease, renewLease } from './leases.js'
+import { claimLeases, heartbeat, leave, releaseLease, renewLeases } from './leases.js'
+import { ReadableShards } from './readable.js'
 import { claimPending, ensureGroup, readNew } from './streams.js'
-import { type Fields, toIncoming } from './wire.js'
+import { type Fields, incomingOf } from './wire.js'
+
+const noop = () => {}
 
 export interface RedisMemberDeps {
   redis: Redis
@@ -45,9 +48,10 @@ export class RedisMember implements Consumer {
   readonly #me = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   #held = new Set<number>()
   /** Held, and its pending entries already taken over: safe to read new ones. */
-  #readable = new Set<number>()
+  #readable: ReadableShards
   #releasing = new Map<number, Promise<void>>()
-  #reading: { shards: ReadonlySet<number>; done: Promise<unknown> } | undefined
+  /** The read under way, if any; it is awaited (and its failure handled) by the read loop. */
+  #reading: { shards: readonly number[]; done: Promise<unknown> } | undefined
   #scheduler: KeyedScheduler<Entry>
   #backlog = 0
   /**
@@ -71,8 +75,11 @@ export class RedisMember implements Consumer {
     // Its own connection: XREADGROUP BLOCK holds a connection for as long as it waits.
     this.#reader = deps.redis.duplicate()
     this.#reader.on('error', (error: Error) => deps.logger?.debug?.('redis reader error', { error: error.message }))
+    this.#readable = new ReadableShards(deps.keys)
     this.#offset = Math.floor(Math.random() * deps.keys.shards)
-    this.#acks = new AckBatcher(deps.redis, subscription.group)
+    this.#acks = new AckBatcher(deps.redis, subscription.group, (error, entries) =>
+      deps.logger?.warn?.('redis acknowledgement failed; the entries will be delivered again', { error: error.message, entries }),
+    )
     this.#readAhead = subscription.concurrency * 4
   }
 
@@ -82,7 +89,8 @@ export class RedisMember implements Consumer {
 
   async start(): Promise<void> {
     const { keys, redis } = this.deps
-    for (let shard = 0; shard < keys.shards; shard++) await ensureGroup(redis, keys.shardStream(shard), this.group)
+    // All at once: one after another, they were a round trip each before a member could read.
+    await Promise.all(Array.from({ length: keys.shards }, (_, shard) => ensureGroup(redis, keys.shardStream(shard), this.group)))
     await this.#beat()
     repeatUntilAborted(
       // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
@@ -113,25 +121,41 @@ export class RedisMember implements Consumer {
 
   async #beat(): Promise<void> {
     const { redis, keys, leaseMs } = this.deps
-    const members = await heartbeat(redis, keys.members(this.group), this.#me, leaseMs * 2)
-    for (const shard of this.#held) {
-      if (await renewLease(redis, keys.lease(this.group, shard), this.#me, leaseMs)) continue
+    const held = [...this.#held]
+    const [members, kept] = await Promise.all([
+      heartbeat(redis, keys.members(this.group), this.#me, leaseMs * 2),
+      renewLeases(
+        redis,
+        held.map((shard) => keys.lease(this.group, shard)),
+        this.#me,
+        leaseMs,
+      ),
+    ])
+    held.forEach((shard, i) => {
+      // Not held any more: released meanwhile, so its lease is gone by our own hand.
+      if (kept[i] || !this.#held.has(shard)) return
       // Ran out (this process stalled): another member may read it now, so let go of what waits.
       this.deps.logger?.warn?.('redis lease lost', { group: this.group, shard })
       this.#held.delete(shard)
       this.#readable.delete(shard)
       this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
-    }
+    })
     if (this.#stopping.signal.aborted) return
     const target = Math.ceil(keys.shards / members)
-    const kept = [...this.#held].filter((shard) => !this.#releasing.has(shard))
-    for (const shard of kept.slice(target)) void this.#release(shard)
-    for (let i = 0; i < keys.shards && this.#held.size - this.#releasing.size < target; i++) {
-      const shard = (this.#offset + i) % keys.shards
-      if (this.#held.has(shard) || !(await claimLease(redis, keys.lease(this.group, shard), this.#me, leaseMs))) continue
-      this.#held.add(shard)
-      await this.#adopt(shard)
-    }
+    const keeping = [...this.#held].filter((shard) => !this.#releasing.has(shard))
+    for (const shard of keeping.slice(target)) void this.#release(shard)
+    const free = Array.from({ length: keys.shards }, (_, i) => (this.#offset + i) % keys.shards).filter((s) => !this.#held.has(s))
+    const wanted = target - (this.#held.size - this.#releasing.size)
+    const taken = await claimLeases(
+      redis,
+      free.map((shard) => keys.lease(this.group, shard)),
+      this.#me,
+      leaseMs,
+      wanted,
+    )
+    const claimed = taken.map((i) => free[i] as number)
+    for (const shard of claimed) this.#held.add(shard)
+    await Promise.all(claimed.map((shard) => this.#adopt(shard)))
   }
 
   /** Entries the shard's previous holders left unacknowledged come first: they are older than any unread one. */
@@ -149,7 +173,7 @@ export class RedisMember implements Consumer {
     this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
     // A read of the shard still under way would make entries pending to us after the next holder
     // took over the pending ones: they would wait behind later entries. Let it land first.
-    const reading = this.#reading?.shards.has(shard) ? this.#reading.done : Promise.resolve()
+    const reading = this.#reading?.shards.includes(shard) ? this.#reading.done.then(noop, noop) : Promise.resolve()
     const releasing = reading
       .then(() => this.#scheduler.settled((e) => e.shard === shard))
       // Acknowledgements still on their way would let the next holder take those entries over again.
@@ -165,7 +189,6 @@ export class RedisMember implements Consumer {
   }
 
   async #readLoop(): Promise<void> {
-    const { keys } = this.deps
     while (!this.#stopping.signal.aborted) {
       if (this.#backlog >= this.#readAhead) {
         // Woken as soon as a handler starts (a 5 ms poll left the member idle between reads).
@@ -178,15 +201,17 @@ export class RedisMember implements Consumer {
         this.#room = undefined
         continue
       }
-      const shards = [...this.#readable]
+      const { shards, streams } = this.#readable.current()
       if (shards.length === 0) {
         await sleep(20)
         continue
       }
-      const streams = shards.map((s) => keys.shardStream(s))
       try {
-        const reading = readNew(this.#reader, streams, this.group, this.#me, this.subscription.concurrency)
-        this.#reading = { shards: new Set(shards), done: reading.catch(() => {}) }
+        // Up to the read-ahead from each stream (COUNT is per stream): with `concurrency` each, a
+        // read brought ~250 entries at full speed, and the cost of each read and its
+        // acknowledgements showed per message (CPU per message 0.79× with reads four times larger).
+        const reading = readNew(this.#reader, streams, this.group, this.#me, this.#readAhead)
+        this.#reading = { shards, done: reading }
         const read = await reading
         for (const [stream, entries] of read) {
           const shard = shards[streams.indexOf(stream)] as number
@@ -208,12 +233,24 @@ export class RedisMember implements Consumer {
     this.#scheduler.push(e.fields[F.partitionKey], entry)
   }
 
+  /** One async function per entry, the handling inline: a second one cost a promise per message. */
   async #run(entry: Entry): Promise<void> {
     this.#backlog--
     if (this.#backlog < this.#readAhead) this.#room?.()
     this.#running.add(entry)
     try {
-      await this.#handle(entry)
+      if (this.#skips(entry.fields)) return this.#ack(entry)
+      for (let attempt = entry.attempt; ; attempt++) {
+        const outcome = await handleDelivery(incomingOf(entry.fields), 'kafka', attempt, this.subscription)
+        if (entry.abandoned || outcome.kind === 'abandoned') return
+        if (outcome.kind === 'ack') return this.#ack(entry)
+        if (outcome.kind === 'dead') {
+          await this.deps.deadLetters.add(this.group, entry.fields, outcome, `${entry.stream}/${this.group}`)
+          return this.#ack(entry)
+        }
+        // Stopped while waiting: left pending, the next holder of the shard retries it.
+        if (!(await sleep(outcome.delayMs, this.#stopping.signal))) return
+      }
     } catch (error) {
       // Left pending: the next holder of the shard takes it over.
       this.deps.logger?.error?.('redis could not settle an entry', { error: (error as Error).message })
@@ -222,25 +259,13 @@ export class RedisMember implements Consumer {
     }
   }
 
-  async #handle(entry: Entry): Promise<void> {
-    const { deadLetters } = this.deps
-    const { [F.type]: type, [F.replayGroup]: replayFor } = entry.fields
-    const { types, group } = this.subscription
-    // Every group reads the shard streams: skip what this group did not ask for, and others' replays.
-    const skip =
-      (replayFor !== undefined && replayFor !== group) || (types !== undefined && type !== undefined && !types.includes(type))
-    if (skip) return this.#ack(entry)
-    for (let attempt = entry.attempt; ; attempt++) {
-      const outcome = await handleDelivery(toIncoming(entry.fields), 'kafka', attempt, this.subscription)
-      if (entry.abandoned || outcome.kind === 'abandoned') return
-      if (outcome.kind === 'ack') return this.#ack(entry)
-      if (outcome.kind === 'dead') {
-        await deadLetters.add(this.group, entry.fields, outcome, `${entry.stream}/${this.group}`)
-        return this.#ack(entry)
-      }
-      // Stopped while waiting: left pending, the next holder of the shard retries it.
-      if (!(await sleep(outcome.delayMs, this.#stopping.signal))) return
-    }
+  /** Every group reads the shard streams: skip what this group did not ask for, and others' replays. */
+  #skips(fields: Fields): boolean {
+    const replayFor = fields[F.replayGroup]
+    if (replayFor !== undefined && replayFor !== this.group) return true
+    const { types } = this.subscription
+    const type = fields[F.type]
+    return types !== undefined && type !== undefined && !types.includes(type)
   }
 
   /**
@@ -252,8 +277,6 @@ export class RedisMember implements Consumer {
    * acknowledgements were answered (see `#release`).
    */
   #ack(entry: Entry): void {
-    this.#acks.ack(entry.stream, entry.id).catch((error: Error) => {
-      this.deps.logger?.warn?.('redis acknowledgement failed; the entry will be delivered again', { error: error.message })
-    })
+    this.#acks.ack(entry.stream, entry.id)
   }
 }

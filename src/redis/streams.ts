@@ -46,7 +46,7 @@ export async function claimPending(
 }
 
 /** Blocks up to half a second for entries never delivered to the group. */
-export async function readNew(
+export function readNew(
   redis: Redis,
   streams: readonly string[],
   group: string,
@@ -54,13 +54,17 @@ export async function readNew(
   count: number,
 ): Promise<[string, ReadEntry[]][]> {
   const ids = streams.map(() => '>')
-  const reply = (await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'BLOCK', 500, 'STREAMS', ...streams, ...ids)) as
-    | [string, RawEntry[]][]
-    | null
-  return (reply ?? []).map(([stream, entries]) => [
-    stream,
-    entries
-      .filter((e): e is [string, string[]] => e[1] !== null)
-      .map(([id, flat]) => ({ id, fields: fieldsOf(flat), deliveries: 1 })),
-  ])
+  // A `then`, not an async function: this runs once per message at low rates, and each promise costs.
+  return redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'BLOCK', 500, 'STREAMS', ...streams, ...ids).then(entriesOf)
+}
+
+function entriesOf(reply: unknown): [string, ReadEntry[]][] {
+  const read: [string, ReadEntry[]][] = []
+  for (const [stream, entries] of (reply ?? []) as [string, RawEntry[]][]) {
+    const live: ReadEntry[] = []
+    // As with XAUTOCLAIM: an entry without fields was deleted, and there is nothing to deliver.
+    for (const [id, flat] of entries) if (flat !== null) live.push({ id, fields: fieldsOf(flat), deliveries: 1 })
+    read.push([stream, live])
+  }
+  return read
 }

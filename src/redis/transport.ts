@@ -46,16 +46,27 @@ export class RedisTransport implements Transport {
     const { keys, source, maxLength } = this.settings
     // Every message is checked (and encoded) before anything is sent: a bad one fails the batch whole.
     const created = messages.map((m, i) => createMessageWithJson(m, source, i))
-    const batch = this.redis.multi()
-    for (const { message, json } of created) {
-      const stream = keys.shardStream(keys.shardOf(message.partitionKey ?? message.id))
-      // Approximate trimming: cheap, and the bound is what keeps memory finite (see `maxLength`).
-      batch.xadd(stream, 'MAXLEN', '~', maxLength, '*', ...entryOf(encodeBinaryJson(message, 'kafka', json)))
+    const entries = created.map(({ message, json }) => ({
+      stream: keys.shardStream(keys.shardOf(message.partitionKey ?? message.id)),
+      fields: entryOf(encodeBinaryJson(message, 'kafka', json)),
+    }))
+    // Approximate trimming: cheap, and the bound is what keeps memory finite (see `maxLength`).
+    const trim = ['MAXLEN', '~', maxLength, '*'] as const
+    const [single] = entries
+    if (entries.length === 1 && single !== undefined) {
+      // One XADD is atomic by itself: MULTI and EXEC around it were two more commands and a
+      // transaction object on the path of every single publish (the latency of a request/reply).
+      await this.redis.xadd(single.stream, ...trim, ...single.fields).catch((cause: unknown) => {
+        throw new TransportUnavailableError('Redis did not take the messages', cause)
+      })
+    } else {
+      const batch = this.redis.multi()
+      for (const { stream, fields } of entries) batch.xadd(stream, ...trim, ...fields)
+      const results = await batch.exec()
+      const failed = results?.find(([error]) => error !== null)
+      if (results === null || failed !== undefined)
+        throw new TransportUnavailableError('Redis did not take the messages', failed?.[0])
     }
-    const results = await batch.exec()
-    const failed = results?.find(([error]) => error !== null)
-    if (results === null || failed !== undefined)
-      throw new TransportUnavailableError('Redis did not take the messages', failed?.[0])
     return { ids: created.map((c) => c.message.id) }
   }
 

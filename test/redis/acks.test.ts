@@ -26,50 +26,78 @@ async function pendingEntries(stream: string, count: number): Promise<string[]> 
 
 const pendingCount = async (stream: string) => ((await redis.xpending(stream, 'g')) as [number])[0]
 
-it('acknowledges what settles in one turn with one XACK per stream, and resolves each only after Redis took it', async () => {
+const noFailure = () => {
+  throw new Error('no acknowledgement should fail here')
+}
+
+it('acknowledges what settles in one turn with one XACK per stream, all in one pipeline, and settles only after Redis took them', async () => {
   const a = `${prefix}:a`
   const b = `${prefix}:b`
   const idsA = await pendingEntries(a, 5)
   const idsB = await pendingEntries(b, 3)
-  const xack = vi.spyOn(redis, 'xack')
-  const batcher = new AckBatcher(redis, 'g')
-  const acks = [...idsA.map((id) => batcher.ack(a, id)), ...idsB.map((id) => batcher.ack(b, id))]
+  const pipeline = vi.spyOn(redis, 'pipeline')
+  const batcher = new AckBatcher(redis, 'g', noFailure)
+  for (const id of idsA) batcher.ack(a, id)
+  for (const id of idsB) batcher.ack(b, id)
   // Nothing is sent before the turn ends, so nothing can count as acknowledged yet.
-  expect(xack).not.toHaveBeenCalled()
-  await Promise.all(acks)
-  expect(xack).toHaveBeenCalledTimes(2)
-  expect(xack.mock.calls.map((call) => call.slice(0, 2))).toEqual([
-    [a, 'g'],
-    [b, 'g'],
+  expect(pipeline).not.toHaveBeenCalled()
+  await batcher.settled()
+  expect(pipeline).toHaveBeenCalledTimes(1)
+  const sent = pipeline.mock.results[0]?.value as { _queue: { name: string; args: string[] }[] }
+  expect(sent._queue.map((c) => [c.name, ...c.args.slice(0, 2), c.args.length - 2])).toEqual([
+    ['xack', a, 'g', 5],
+    ['xack', b, 'g', 3],
   ])
   expect(await pendingCount(a)).toBe(0)
   expect(await pendingCount(b)).toBe(0)
 
-  // A later turn is a new batch.
+  // A later turn is a new batch; one stream only goes out as a lone XACK, without a pipeline.
   const [late] = await pendingEntries(`${prefix}:c`, 1)
-  await batcher.ack(`${prefix}:c`, late as string)
-  expect(xack).toHaveBeenCalledTimes(3)
+  const xack = vi.spyOn(redis, 'xack')
+  batcher.ack(`${prefix}:c`, late as string)
+  await batcher.settled()
+  expect(pipeline).toHaveBeenCalledTimes(1)
+  expect(xack).toHaveBeenCalledWith(`${prefix}:c`, 'g', late)
+  expect(await pendingCount(`${prefix}:c`)).toBe(0)
+  pipeline.mockRestore()
   xack.mockRestore()
 })
 
-it('rejects every acknowledgement of a batch Redis did not take, leaving the entries pending', async () => {
+it('reports a batch Redis did not take once, with its size, leaving the entries pending', async () => {
   const stream = `${prefix}:failed`
   const ids = await pendingEntries(stream, 4)
   const broken = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false })
-  const batcher = new AckBatcher(broken, 'g')
-  const results = await Promise.allSettled(ids.map((id) => batcher.ack(stream, id)))
-  expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected'])
+  const failures: [string, number][] = []
+  const batcher = new AckBatcher(broken, 'g', (error, entries) => failures.push([error.message, entries]))
+  for (const id of ids) batcher.ack(stream, id)
+  await batcher.settled()
+  expect(failures).toHaveLength(1)
+  expect(failures[0]?.[1]).toBe(4)
   expect(await pendingCount(stream)).toBe(4)
   broken.disconnect()
 })
 
-it('settles once every acknowledgement asked for so far was answered, without the callers waiting', async () => {
+it('reports only the entries of the stream whose XACK Redis refused', async () => {
+  const good = `${prefix}:good`
+  const ids = await pendingEntries(good, 2)
+  // A string key, not a stream: its XACK fails with WRONGTYPE while the other goes through.
+  const wrong = `${prefix}:not-a-stream`
+  await redis.set(wrong, 'x')
+  const failures: [string, number][] = []
+  const batcher = new AckBatcher(redis, 'g', (error, entries) => failures.push([error.message, entries]))
+  for (const id of ids) batcher.ack(good, id)
+  batcher.ack(wrong, '1-0')
+  await batcher.settled()
+  expect(failures).toEqual([[expect.stringContaining('WRONGTYPE'), 1]])
+  expect(await pendingCount(good)).toBe(0)
+})
+
+it('settles at once when nothing was asked for', async () => {
+  const batcher = new AckBatcher(redis, 'g', noFailure)
+  await batcher.settled()
   const stream = `${prefix}:settled`
-  const ids = await pendingEntries(stream, 3)
-  const batcher = new AckBatcher(redis, 'g')
-  for (const id of ids) void batcher.ack(stream, id)
+  const [id] = await pendingEntries(stream, 1)
+  batcher.ack(stream, id as string)
   await batcher.settled()
   expect(await pendingCount(stream)).toBe(0)
-  // Nothing asked for: settled at once.
-  await batcher.settled()
 })

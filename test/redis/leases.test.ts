@@ -1,0 +1,51 @@
+import { Redis } from 'ioredis'
+import { afterAll, expect, it } from 'vitest'
+import { claimLeases, releaseLease, renewLeases } from '../../src/redis/leases.js'
+import { unique } from '../messaging/conformance/helpers.js'
+import { REDIS_URL } from '../messaging/conformance/transports.js'
+
+const prefix = `leases-${unique()}`
+const redis = new Redis(REDIS_URL)
+const keys = (name: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}:${name}:${i}`)
+
+afterAll(async () => {
+  const left = await redis.keys(`${prefix}:*`)
+  if (left.length > 0) await redis.del(...left)
+  await redis.quit()
+})
+
+it('claims free leases in the order given, no more than asked, skipping those another member holds', async () => {
+  const leases = keys('claim', 5)
+  await redis.set(leases[1] as string, 'other', 'PX', 10_000)
+  expect(await claimLeases(redis, leases, 'me', 10_000, 3)).toEqual([0, 2, 3])
+  expect(await redis.mget(...leases)).toEqual(['me', 'other', 'me', 'me', null])
+  const ttl = await redis.pttl(leases[0] as string)
+  expect(ttl).toBeGreaterThan(9_000)
+  // Nothing free is left to a second member but the last one.
+  expect(await claimLeases(redis, leases, 'second', 10_000, 5)).toEqual([4])
+  expect(await claimLeases(redis, leases, 'third', 10_000, 0)).toEqual([])
+})
+
+it('renews only the leases still ours, in one call, and says which', async () => {
+  const leases = keys('renew', 3)
+  expect(await claimLeases(redis, leases, 'me', 200, 3)).toEqual([0, 1, 2])
+  // One ran out and went to another member; one ran out and is free.
+  await redis.set(leases[1] as string, 'other', 'PX', 10_000)
+  await redis.del(leases[2] as string)
+  expect(await renewLeases(redis, leases, 'me', 10_000)).toEqual([true, false, false])
+  expect(await redis.pttl(leases[0] as string)).toBeGreaterThan(9_000)
+  expect(await redis.get(leases[1] as string)).toBe('other')
+  // Renewing never takes a free lease.
+  expect(await redis.exists(leases[2] as string)).toBe(0)
+  expect(await renewLeases(redis, [], 'me', 10_000)).toEqual([])
+})
+
+it('releases a lease only if it is still ours', async () => {
+  const [mine, theirs] = keys('release', 2) as [string, string]
+  await claimLeases(redis, [mine], 'me', 10_000, 1)
+  await redis.set(theirs, 'other', 'PX', 10_000)
+  await releaseLease(redis, mine, 'me')
+  await releaseLease(redis, theirs, 'me')
+  expect(await redis.exists(mine)).toBe(0)
+  expect(await redis.get(theirs)).toBe('other')
+})
