@@ -161,7 +161,21 @@ export class RedisMember implements Consumer {
   /** Entries the shard's previous holders left unacknowledged come first: they are older than any unread one. */
   async #adopt(shard: number): Promise<void> {
     const stream = this.deps.keys.shardStream(shard)
-    for (const e of await claimPending(this.deps.redis, stream, this.group, this.#me, 0)) this.#push(stream, shard, e)
+    let leftovers: Awaited<ReturnType<typeof claimPending>>
+    try {
+      leftovers = await claimPending(this.deps.redis, stream, this.group, this.#me, 0)
+    } catch (error) {
+      // Unread entries must wait for the leftovers, so the shard cannot be read yet; held unread,
+      // its lease renewed every beat, it would stall for good. Let it go: a later beat claims it again.
+      this.deps.logger?.warn?.('redis could not take over a shard; letting it go', {
+        group: this.group,
+        shard,
+        error: (error as Error).message,
+      })
+      await this.#release(shard)
+      return
+    }
+    for (const e of leftovers) this.#push(stream, shard, e)
     this.#readable.add(shard)
   }
 

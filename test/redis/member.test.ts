@@ -43,6 +43,25 @@ it('stops reading a shard whose lease another member took, and takes it back onc
   await consumer.stop()
 })
 
+it('lets go of a shard whose leftovers it could not take over, and reads it once it can', async () => {
+  const group = 'adopt'
+  const seen: string[] = []
+  const consumer = await transport.subscribe({ group, handler: (m) => void seen.push(m.partitionKey as string) })
+  const lease = keys.lease(group, 0)
+  await waitFor('both leases held', async () => (await admin.exists(lease, keys.lease(group, 1))) === 2)
+  await admin.set(lease, 'someone-else', 'PX', 60_000)
+  await sleep(300)
+  // XAUTOCLAIM fails on a stream without the group: the next take-over of shard 0 fails.
+  await admin.xgroup('DESTROY', keys.shardStream(0), group)
+  await admin.del(lease)
+  await sleep(500)
+  await admin.xgroup('CREATE', keys.shardStream(0), group, '$')
+  await transport.publish([{ type: 'T', data: 0, partitionKey: keyOf(0) }])
+  await transport.publish([{ type: 'T', data: 1, partitionKey: keyOf(1) }])
+  await waitFor('both shards read', () => seen.includes(keyOf(0)) && seen.includes(keyOf(1)))
+  await consumer.stop()
+})
+
 it('reads ahead of its handlers, but no further than its read-ahead allows', async () => {
   const group = 'bounded'
   const release: (() => void)[] = []
