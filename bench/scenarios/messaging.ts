@@ -119,7 +119,8 @@ async function rabbitmq(): Promise<Broker> {
           return () => consumer.close()
         },
         async publishOne(message) {
-          sendToQueue(queue, message, {})
+          // Its own CloudEvents id and time, like every message of the throughput baseline.
+          channel.publish(exchange, 'OrderPlaced', message, own())
           await channel.waitForConfirms()
         },
         async publishAll(bodies) {
@@ -192,7 +193,11 @@ async function nats(): Promise<Broker> {
         },
         async consume(count) {
           let seen = 0
-          await consumeWith(() => ++seen === count)
+          // Decoded, as the other bare consumers do: a consumer reads what it is given.
+          await consumeWith((data) => {
+            JSON.parse(Buffer.from(data).toString('utf8'))
+            return ++seen === count
+          })
         },
         async listen(onMessage) {
           let stopped = false
@@ -206,7 +211,8 @@ async function nats(): Promise<Broker> {
             await done
           }
         },
-        publishOne: async (message) => void (await client.publish(`${name}.e`, message)),
+        // Its own CloudEvents headers, like every message of the throughput baseline.
+        publishOne: async (message) => void (await client.publish(`${name}.e`, message, { headers: own() })),
         publishAll: async (bodies) => void (await Promise.all(bodies.map((b) => client.publish(`${name}.e`, b)))),
         async close() {
           await jsm.streams.delete(name)
@@ -289,7 +295,8 @@ async function redis(): Promise<Broker> {
           }
         },
         async publishOne(message) {
-          await client.xadd(stream, 'MAXLEN', '~', 100_000, '*', ...fields, 'data', message.toString('utf8'))
+          // Its own CloudEvents id and time, like every message of the throughput baseline.
+          await client.xadd(stream, 'MAXLEN', '~', 100_000, '*', ...own(), 'data', message.toString('utf8'))
         },
         async publishAll(bodies) {
           const batch = client.multi()
