@@ -60,6 +60,11 @@ const HEADER_NAMES = Object.fromEntries(
   ]),
 ) as Record<Binding, HeaderNames>
 
+/** The header names the binding writes attributes under. */
+export function binaryHeaderNames(binding: Binding): string[] {
+  return Object.values(HEADER_NAMES[binding])
+}
+
 export function encodeBinary(message: Message, binding: Binding): BinaryMessage {
   return encodeBinaryJson(message, binding, JSON.stringify(message.data))
 }
@@ -109,13 +114,28 @@ function prefixLength(name: string, prefixes: readonly string[]): number {
   return 0
 }
 
+/** Per binding, the attribute each header name read so far stands for ('' for none): the same few names come with every delivery. */
+const ATTRIBUTE_NAMES: Record<Binding, Map<string, string>> = { amqp: new Map(), nats: new Map(), kafka: new Map() }
+/** Names come from senders: those that repeat are few, and a flood of others is not remembered. */
+const MAX_REMEMBERED_NAMES = 256
+
+function attributeName(name: string, binding: Binding): string {
+  const remembered = ATTRIBUTE_NAMES[binding]
+  let attribute = remembered.get(name)
+  if (attribute === undefined) {
+    const length = prefixLength(name, LOWER_PREFIXES[binding])
+    attribute = length > 0 ? name.slice(length).toLowerCase() : ''
+    if (remembered.size < MAX_REMEMBERED_NAMES) remembered.set(name, attribute)
+  }
+  return attribute
+}
+
 // Runs once per delivery on every transport: one pass over the headers, no intermediate objects.
 function attributesOf(headers: Record<string, unknown>, binding: Binding): Record<string, string> {
-  const prefixes = LOWER_PREFIXES[binding]
   const attributes: Record<string, string> = {}
   for (const name of Object.keys(headers)) {
-    const length = prefixLength(name, prefixes)
-    if (length > 0) attributes[name.slice(length).toLowerCase()] = headerText(headers[name], name)
+    const attribute = attributeName(name, binding)
+    if (attribute !== '') attributes[attribute] = headerText(headers[name], name)
   }
   return attributes
 }

@@ -11,6 +11,7 @@ export function currentMessage(): Message | undefined {
 }
 
 /** Runs `work` as the handling of `message`: what it publishes is caused by `message`. */
-export function runInMessageContext<T>(message: Message, work: () => T): T {
-  return storage.run(message, work)
+export function runInMessageContext<T, A extends unknown[] = []>(message: Message, work: (...args: A) => T, ...args: A): T {
+  // The arguments passed through rather than closed over: a consumer calls this once per delivery.
+  return storage.run(message, work, ...args)
 }

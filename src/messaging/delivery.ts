@@ -21,22 +21,49 @@ export async function handleDelivery(
   attempt: number,
   subscription: ResolvedSubscription,
 ): Promise<Outcome> {
+  return runDelivery(wire, binding, attempt, subscription)
+}
+
+/**
+ * `handleDelivery`, but the outcome comes back as it is, not in a promise, when the handler
+ * returned none: at full speed the promises and turns an await costs were a tenth of the CPU of
+ * a delivery, and more with the context's promise hooks on, which every promise pays for.
+ * @internal
+ */
+export function runDelivery(
+  wire: IncomingBinaryMessage,
+  binding: Binding,
+  attempt: number,
+  subscription: ResolvedSubscription,
+): Outcome | Promise<Outcome> {
   let message: Message
   try {
     message = decodeBinary(wire, binding)
   } catch (error) {
     return { kind: 'dead', error: describeError(error), attempts: attempt }
   }
+  let result: unknown
   try {
     // Object.assign, not a spread: V8 spreads an object like this one several times slower, once per delivery.
     const received = Object.assign({}, message, { attempt, group: subscription.group })
-    await runInMessageContext(message, () => subscription.handler(received))
-    return { kind: 'ack', message }
+    result = runInMessageContext(message, subscription.handler, received)
   } catch (error) {
-    if (attempt >= subscription.retry.maxAttempts)
-      return { kind: 'dead', message, error: describeError(error), attempts: attempt }
-    return { kind: 'retry', message, error: describeError(error), delayMs: retryDelayMs(subscription.retry, attempt) }
+    return failed(message, error, attempt, subscription)
   }
+  if (!isThenable(result)) return { kind: 'ack', message }
+  return Promise.resolve(result).then(
+    (): Outcome => ({ kind: 'ack', message }),
+    (error: unknown) => failed(message, error, attempt, subscription),
+  )
+}
+
+function failed(message: Message, error: unknown, attempt: number, subscription: ResolvedSubscription): Outcome {
+  if (attempt >= subscription.retry.maxAttempts) return { kind: 'dead', message, error: describeError(error), attempts: attempt }
+  return { kind: 'retry', message, error: describeError(error), delayMs: retryDelayMs(subscription.retry, attempt) }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null | undefined)?.then === 'function'
 }
 
 /** Header values as text, for a dead letter's record of a message it could not read. */

@@ -13,6 +13,9 @@ interface Job<T> {
  * Why the heap: a member may have thousands of deliveries waiting (NATS pulls in batches), so
  * pushing and finishing must not walk the whole queue. Only the first waiting item of each idle
  * key (and keyless items) can start; those wait in a heap by arrival, the rest behind their key.
+ *
+ * `run` may finish an item before it returns (it returns no promise then): the item is done at
+ * once, and the next one starts in the same loop, with no promise made for either.
  */
 export class KeyedScheduler<T> {
   #seq = 0
@@ -21,10 +24,12 @@ export class KeyedScheduler<T> {
   /** Per key with an item startable or running: the items behind it, in arrival order. */
   #behind = new Map<string, Job<T>[]>()
   #running = new Map<T, { key: string | undefined; done: Promise<void> }>()
+  /** The item `run` is running now, before it returned: it counts as running for `drop` and `push`. */
+  #inline: Job<T> | undefined
 
   constructor(
     private readonly concurrency: number,
-    private readonly run: (item: T) => Promise<void>,
+    private readonly run: (item: T) => Promise<void> | undefined | void,
   ) {}
 
   push(key: string | undefined, item: T): void {
@@ -41,6 +46,7 @@ export class KeyedScheduler<T> {
     // Keys still running stay blocked: their remaining items queue behind them again.
     this.#behind = new Map()
     for (const { key } of this.#running.values()) if (key !== undefined) this.#behind.set(key, [])
+    if (this.#inline?.key !== undefined) this.#behind.set(this.#inline.key, [])
     for (const job of queued) if (!match(job.item)) this.#enqueue(job)
     return dropped.map((job) => job.item)
   }
@@ -60,18 +66,34 @@ export class KeyedScheduler<T> {
   }
 
   #drain(): void {
-    while (this.#running.size < this.concurrency && this.#startable.length > 0) this.#start(heapPop(this.#startable) as Job<T>)
+    // Called back from inside `run` (it pushed or dropped): the loop below goes on once it returns.
+    if (this.#inline !== undefined) return
+    // A loop, not a call from each item's end: items that finish at once would otherwise nest one call per item.
+    while (this.#running.size < this.concurrency && this.#startable.length > 0) {
+      const job = heapPop(this.#startable) as Job<T>
+      this.#inline = job
+      let done: Promise<void> | undefined | void
+      try {
+        done = this.run(job.item)
+      } catch {
+        // As a rejection is: the item is over, its key goes on.
+        done = undefined
+      }
+      this.#inline = undefined
+      if (done === undefined) {
+        if (job.key !== undefined) this.#next(job.key)
+        continue
+      }
+      const finished = () => this.#finished(job)
+      // One promise per item, not a catch and a finally.
+      this.#running.set(job.item, { key: job.key, done: done.then(finished, finished) })
+    }
   }
 
-  #start(job: Job<T>): void {
-    const finished = () => {
-      this.#running.delete(job.item)
-      if (job.key !== undefined) this.#next(job.key)
-      this.#drain()
-    }
-    // One promise per item, not a catch and a finally: this runs for every message.
-    const done = this.run(job.item).then(finished, finished)
-    this.#running.set(job.item, { key: job.key, done })
+  #finished(job: Job<T>): void {
+    this.#running.delete(job.item)
+    if (job.key !== undefined) this.#next(job.key)
+    this.#drain()
   }
 
   /** The key's item finished: its next one, if any, may start. */

@@ -3,7 +3,7 @@ import { hostname } from 'node:os'
 import type { KV } from '@nats-io/kv'
 import { repeatUntilAborted, settledWithin, sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
-import { handleDelivery, type Outcome } from '../messaging/delivery.js'
+import { type Outcome, runDelivery } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
@@ -231,11 +231,20 @@ export class NatsMember implements Consumer {
     this.#wakeStarved()
   }
 
-  #run(entry: Entry): Promise<void> {
+  /** Returns no promise when the message was settled at once (a handler that returned none and succeeded). */
+  #run(entry: Entry): Promise<void> | undefined {
     this.#queued--
     this.#wakeStarved()
+    let handled: Promise<void> | undefined
+    try {
+      handled = this.#handle(entry)
+    } catch (error) {
+      this.#unsettled(entry, error as Error)
+      return undefined
+    }
+    if (handled === undefined) return undefined
     this.#running.add(entry)
-    return this.#handle(entry).then(
+    return handled.then(
       () => void this.#running.delete(entry),
       (error: Error) => {
         this.#running.delete(entry)
@@ -259,14 +268,29 @@ export class NatsMember implements Consumer {
     for (const reader of starved) reader.wake()
   }
 
-  async #handle({ reader, msg }: Entry): Promise<void> {
+  #handle({ reader, msg }: Entry): Promise<void> | undefined {
     const { [H.replayGroup]: replayFor, [H.type]: type } = msg.fields
     const { types, group } = this.subscription
     // Consumers filter by shard only, so a member skips what its group did not ask for.
-    if ((replayFor && replayFor !== group) || (types !== undefined && type && !types.includes(type))) return reader.ack(msg)
+    if ((replayFor && replayFor !== group) || (types !== undefined && type && !types.includes(type))) {
+      reader.ack(msg)
+      return undefined
+    }
+    const outcome = runDelivery(incomingOf(msg.fields, msg.data), 'nats', msg.deliveryCount, this.subscription)
+    // A handler that returned no promise and succeeded: settled now, with no promise made.
+    if (!(outcome instanceof Promise) && outcome.kind === 'ack') {
+      reader.ack(msg)
+      return undefined
+    }
+    return this.#settle(reader, msg, outcome)
+  }
+
+  /** The rest of `#handle`: waits for the handler, retries in place, dead-letters. */
+  async #settle(reader: ShardReader, msg: Delivery, first: Outcome | Promise<Outcome>): Promise<void> {
     for (let tries = 0; ; tries++) {
       const attempt = msg.deliveryCount + tries
-      const outcome = await handleDelivery(incomingOf(msg.fields, msg.data), 'nats', attempt, this.subscription)
+      const outcome =
+        tries === 0 ? await first : await runDelivery(incomingOf(msg.fields, msg.data), 'nats', attempt, this.subscription)
       // Given back meanwhile (stop gave up waiting): another member has it now.
       if (outcome.kind === 'abandoned' || !reader.holds(msg)) return
       if (outcome.kind === 'ack') return reader.ack(msg)

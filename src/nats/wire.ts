@@ -1,5 +1,5 @@
 import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node'
-import type { IncomingBinaryMessage } from '../messaging/binary-mode.js'
+import { binaryHeaderNames, type IncomingBinaryMessage } from '../messaging/binary-mode.js'
 import { H } from './names.js'
 
 /** `values` as NATS headers. Built once per message, not per attempt: a retry sends the same. */
@@ -35,17 +35,49 @@ export function rawFields(msg: unknown): Record<string, string> | undefined {
   const text = Buffer.from(block.buffer, block.byteOffset, Math.min(length, block.byteLength)).toString('utf8')
   // The first line is the version and any status ("NATS/1.0 503"), the block ends with an empty line.
   if (!text.startsWith('NATS/')) return undefined
-  // Walked by index rather than split into lines: only names and values become strings.
+  // Walked by index rather than split into lines: only values, and names we do not know, become strings.
   for (let at = text.indexOf('\r\n'); at !== -1; ) {
     const start = at + 2
     at = text.indexOf('\r\n', start)
     const end = at === -1 ? text.length : at
     const colon = text.indexOf(':', start)
     if (colon <= start || colon >= end) continue
-    const name = text.slice(start, colon).trim()
-    if (!Object.hasOwn(values, name)) values[name] = text.slice(colon + 1, end).trim()
+    const name = nameAt(text, start, colon)
+    if (values[name] === undefined) values[name] = valueAt(text, colon + 1, end)
   }
   return values
+}
+
+/**
+ * The headers eventfold's messages carry, by length. A line's name that is one of them becomes that
+ * string, already interned: storing a key made fresh for each message cost V8 a string-table lookup.
+ */
+const KNOWN_NAMES: (string[] | undefined)[] = []
+for (const name of new Set([...binaryHeaderNames('nats'), ...Object.values(H), 'Nats-Msg-Id'])) {
+  const same = KNOWN_NAMES[name.length]
+  if (same === undefined) KNOWN_NAMES[name.length] = [name]
+  else same.push(name)
+}
+
+/** The name between `start` and the colon, trimmed. */
+function nameAt(text: string, start: number, colon: number): string {
+  const name = text.slice(start, colon)
+  const known = KNOWN_NAMES[name.length]
+  if (known !== undefined) for (const candidate of known) if (name === candidate) return candidate
+  return name.trim()
+}
+
+/** The value between the colon and `end`, trimmed: one string made, the one space after the colon skipped in place. */
+function valueAt(text: string, from: number, end: number): string {
+  const first = from < end && text.charCodeAt(from) === 32 ? from + 1 : from
+  if (first === end) return ''
+  if (plain(text.charCodeAt(first)) && plain(text.charCodeAt(end - 1))) return text.slice(first, end)
+  return text.slice(from, end).trim()
+}
+
+/** Not a character `trim` could remove (anything in doubt goes to `trim`). */
+function plain(code: number): boolean {
+  return code > 32 && code < 127
 }
 
 /** The NATS binding puts the content type in a `content-type` header, beside the `ce-` attributes. */

@@ -94,6 +94,32 @@ describe('binary content mode', () => {
     expect(decodeBinary({ headers, body: Buffer.from('null') }, 'nats')).toMatchObject({ id: 'i', source: 's', type: 't' })
   })
 
+  it('reads every header name alike, however many distinct names it has already seen', () => {
+    // Names are remembered up to a bound: past it, names new and remembered still read the same.
+    for (let i = 0; i < 600; i++) {
+      const headers = {
+        'ce-specversion': '1.0',
+        'ce-id': `i${i}`,
+        'ce-source': 's',
+        'ce-type': 't',
+        [`ce-x${i}`]: 'v',
+        [`other-${i}`]: 'o',
+      }
+      expect(decodeBinary({ headers, body: Buffer.from('null') }, 'nats')).toEqual({
+        id: `i${i}`,
+        source: 's',
+        type: 't',
+        data: null,
+        correlationId: `i${i}`,
+        causationId: `i${i}`,
+      })
+    }
+    const headers = { 'CE-SPECVERSION': '1.0', 'Ce-Id': 'late', 'cE-sOuRcE': 's', 'ce-TYPE': 't', 'ce-partitionKey': 'k' }
+    expect(decodeBinary({ headers, body: Buffer.from('null') }, 'nats')).toMatchObject({ id: 'late', partitionKey: 'k' })
+    // The same names under another binding are not its attributes.
+    expect(() => decodeBinary({ headers, body: Buffer.from('null') }, 'kafka')).toThrow(/specversion/)
+  })
+
   it('reads the body from a view into a larger buffer, and from text, as it reads it from a Buffer', () => {
     const headers = { ce_specversion: '1.0', ce_id: 'i', ce_source: 's', ce_type: 't' }
     // What some clients hand over: a Uint8Array (not a Buffer) over part of a bigger frame.

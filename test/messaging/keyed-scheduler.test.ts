@@ -44,15 +44,22 @@ it('keeps its promises for any mix of keys, run lengths and drops (property)', a
         const running = new Set<string>()
         let inFlight = 0
         let violations = 0
-        const scheduler = new KeyedScheduler<number>(concurrency, async (i) => {
+        // No ticks: the item finishes before `run` returns, with no promise, as a synchronous handler's does.
+        const scheduler = new KeyedScheduler<number>(concurrency, (i) => {
           const { key, ticks } = jobs[i] as (typeof jobs)[number]
           if (key !== undefined && running.has(key)) violations++
           if (++inFlight > concurrency) violations++
-          if (key !== undefined) running.add(key)
           started.push(i)
-          for (let t = 0; t < ticks; t++) await Promise.resolve()
-          if (key !== undefined) running.delete(key)
-          inFlight--
+          if (ticks === 0) {
+            inFlight--
+            return undefined
+          }
+          if (key !== undefined) running.add(key)
+          return (async () => {
+            for (let t = 0; t < ticks; t++) await Promise.resolve()
+            if (key !== undefined) running.delete(key)
+            inFlight--
+          })()
         })
         let dropped: number[] = []
         for (const [i, { key }] of jobs.entries()) {
@@ -74,4 +81,39 @@ it('keeps its promises for any mix of keys, run lengths and drops (property)', a
     ),
     { numRuns: 200 },
   )
+})
+
+it('an item finishing inside run that drops and pushes meanwhile keeps its key one at a time, in order', async () => {
+  const gates = new Map<string, Deferred>()
+  const started: string[] = []
+  const scheduler: KeyedScheduler<string> = new KeyedScheduler<string>(2, (item) => {
+    started.push(item)
+    if (item === 'a1') {
+      // As a member giving back a shard while settling a message: a1 has not returned yet.
+      expect(scheduler.drop((i) => i === 'x1')).toEqual(['x1'])
+      scheduler.push('a', 'a4')
+      expect(started).toEqual(['z1', 'y1', 'a1'])
+      return undefined
+    }
+    const gate = deferred()
+    gates.set(item, gate)
+    return gate.promise
+  })
+  scheduler.push(undefined, 'z1')
+  scheduler.push(undefined, 'y1')
+  for (const item of ['a1', 'a2', 'a3']) scheduler.push('a', item)
+  scheduler.push(undefined, 'x1')
+  gates.get('z1')?.resolve()
+  await waitFor('a2', () => started.includes('a2'))
+  gates.get('y1')?.resolve()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  // a3 waits for a2 even with a slot free.
+  expect(started).toEqual(['z1', 'y1', 'a1', 'a2'])
+  gates.get('a2')?.resolve()
+  await waitFor('a3', () => started.includes('a3'))
+  gates.get('a3')?.resolve()
+  await waitFor('a4', () => started.includes('a4'))
+  gates.get('a4')?.resolve()
+  await scheduler.settled()
+  expect(started).toEqual(['z1', 'y1', 'a1', 'a2', 'a3', 'a4'])
 })

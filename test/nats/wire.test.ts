@@ -14,6 +14,8 @@ it('reads the header block of a real delivery exactly as the client decodes it',
     { 'ce-id': 'a', 'ce-type': 'Thing', 'content-type': 'application/json' },
     // Text the envelope lets through: spaces inside, colons, non-ASCII, an empty value.
     { 'ce-subject': 'a: b  c', 'ce-source': 'urn:x:ünïcødé ✓', 'ce-partitionkey': '' },
+    // Names as long as ones eventfold sends but not them, values ending in non-ASCII or with spaces around.
+    { 'ce-xd': 'é', 'ce-ide': ' x ', 'Ce-Id': '\tpadded\t', 'ce-time': 'ü', 'eventfold-replay-grouq': 'g' },
     undefined,
   ]
   for (const values of cases) nc.publish(subject, 'body', values === undefined ? {} : { headers: toHeaders(values) })
@@ -24,15 +26,16 @@ it('reads the header block of a real delivery exactly as the client decodes it',
   twice.append('Mixed-Case', 'kept')
   nc.publish(subject, 'body', { headers: twice })
   await nc.flush()
-  await expect.poll(() => received.length).toBe(4)
+  await expect.poll(() => received.length).toBe(5)
   for (const msg of received) {
     const raw = rawFields(msg)
     expect(raw).toBeDefined()
     expect(raw).toEqual(fromHeaders(msg.headers))
   }
   expect(rawFields(received[1])?.['ce-source']).toBe('urn:x:ünïcødé ✓')
-  expect(rawFields(received[3])).toEqual({ 'ce-id': 'first', 'Mixed-Case': 'kept' })
-  expect(rawFields(received[2])).toEqual({})
+  expect(rawFields(received[4])).toEqual({ 'ce-id': 'first', 'Mixed-Case': 'kept' })
+  expect(rawFields(received[3])).toEqual({})
+  expect(rawFields(received[2])?.['ce-xd']).toBe('é')
   sub.unsubscribe()
   await nc.close()
 })
@@ -51,4 +54,9 @@ it("reads a delivery's counts off both forms of JetStream's reply subject", () =
   expect([long.deliveryCount, long.seq, long.dseq]).toEqual([1, 9, 8])
   const eleven = of('$JS.ACK.hub.ACCOUNTHASH.orders_events.billing_s3.3.12.40.1732890000000000000.0')
   expect([eleven.deliveryCount, eleven.seq, eleven.dseq]).toEqual([3, 12, 40])
+  // Read as Number reads each token: an empty one is 0, one not a number NaN; too few tokens, all NaN.
+  const odd = of('$JS.ACK.orders_events.billing_s3..x1.77.1732890000000000000.5')
+  expect([odd.deliveryCount, odd.seq, odd.dseq]).toEqual([0, Number.NaN, 77])
+  const cut = of('$JS.ACK.orders_events.billing_s3.2')
+  expect([cut.deliveryCount, cut.seq, cut.dseq]).toEqual([Number.NaN, Number.NaN, Number.NaN])
 })

@@ -73,6 +73,25 @@ export function deliverySuite(t: MessagingContext) {
     })
   })
 
+  it('a synchronous handler that publishes later, not awaited, still continues the conversation', async () => {
+    const transport = t.transport()
+    const other = await t.subject().connect()
+    // Returns nothing, so the consumer settles the delivery at once; the publish runs on a timer
+    // after that and finds the context only because the handler ran inside it.
+    await transport.subscribe({
+      group: 'fire-and-forget',
+      types: ['OrderPlaced'],
+      handler: (m) => {
+        setTimeout(() => void transport.publish([{ type: 'Audit', data: { for: m.id } }]), 5)
+      },
+    })
+    const audits: ReceivedMessage[] = []
+    await other.subscribe({ group: 'audit', types: ['Audit'], handler: (m) => void audits.push(m) })
+    const { ids } = await other.publish([{ type: 'OrderPlaced', data: {}, correlationId: 'conv-3' }])
+    await waitFor('the audit', () => audits.length === 1)
+    expect(audits[0]).toMatchObject({ type: 'Audit', data: { for: ids[0] }, correlationId: 'conv-3', causationId: ids[0] })
+  })
+
   it('delivers to a group only the types it asked for', async () => {
     const got: string[] = []
     await t.transport().subscribe({ group: 'only-b', types: ['B', 'C'], handler: (m) => void got.push(m.type) })
