@@ -15,13 +15,19 @@ export type Outcome =
  * Decodes one delivery and runs the handler inside the message's context. An undecodable message
  * is dead at once: no attempt can change its bytes.
  */
-export async function handleDelivery(
+export function handleDelivery(
   wire: IncomingBinaryMessage,
   binding: Binding,
   attempt: number,
   subscription: ResolvedSubscription,
 ): Promise<Outcome> {
-  return runDelivery(wire, binding, attempt, subscription)
+  // Not async: returning the handler's promise from an async function cost two more turns and a promise.
+  try {
+    const outcome = runDelivery(wire, binding, attempt, subscription)
+    return isThenable(outcome) ? outcome : Promise.resolve(outcome)
+  } catch (error) {
+    return Promise.reject(error)
+  }
 }
 
 /**
