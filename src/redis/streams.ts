@@ -58,6 +58,28 @@ export function readNew(
   return redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'BLOCK', 500, 'STREAMS', ...streams, ...ids).then(entriesOf)
 }
 
+/**
+ * What the group has delivered to `me` and `me` has not acknowledged, oldest first per stream:
+ * reading from id 0 instead of `>`. Delivery counts as XPENDING has them (this read adds none to them).
+ */
+export async function readOwnPending(
+  redis: Redis,
+  streams: readonly string[],
+  group: string,
+  me: string,
+  count: number,
+): Promise<[string, ReadEntry[]][]> {
+  const ids = streams.map(() => '0')
+  const read = entriesOf(await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'STREAMS', ...streams, ...ids))
+  for (const [stream, entries] of read) {
+    if (entries.length === 0) continue
+    const pending = (await redis.xpending(stream, group, '-', '+', count, me)) as [string, string, number, number][]
+    const deliveries = new Map(pending.map(([id, , , times]) => [id, times]))
+    for (const entry of entries) entry.deliveries = deliveries.get(entry.id) ?? 1
+  }
+  return read
+}
+
 function entriesOf(reply: unknown): [string, ReadEntry[]][] {
   const read: [string, ReadEntry[]][] = []
   for (const [stream, entries] of (reply ?? []) as [string, RawEntry[]][]) {

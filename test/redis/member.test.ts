@@ -62,6 +62,36 @@ it('lets go of a shard whose leftovers it could not take over, and reads it once
   await consumer.stop()
 })
 
+it('handles the entries of a read whose reply its cut connection lost, in order, before any later one', async () => {
+  const group = 'lost-reply'
+  const seen: string[] = []
+  const consumer = await transport.subscribe({ group, handler: (m) => void seen.push(m.id) })
+  const stream = keys.shardStream(0)
+  const { ids: first } = await transport.publish([{ type: 'T', data: 0, partitionKey: keyOf(0) }])
+  await waitFor('the first message handled', () => seen.includes(first[0] as string))
+  const [[, member]] = (await admin.xinfo('CONSUMERS', stream, group)) as [[string, string]]
+  const [[, fields]] = (await admin.xrange(stream, '-', '+', 'COUNT', 1)) as [[string, string[]]]
+  const withId = (id: string) => fields.flatMap((value, i) => (i % 2 === 1 && fields[i - 1] === 'ce_id' ? [id] : [value]))
+  // As a read whose reply never arrived: in one transaction, entries are added and read in the
+  // member's name, so they are pending to it while its own blocked read is not served them.
+  const lost = ['lost-1', 'lost-2']
+  const tx = admin.multi()
+  for (const id of lost) tx.xadd(stream, '*', ...withId(id))
+  tx.xreadgroup('GROUP', group, member, 'COUNT', 10, 'STREAMS', stream, '>')
+  await tx.exec()
+  await sleep(100)
+  expect(seen).not.toContain('lost-1')
+  // The connection goes, and the member's read with it, as when the reply was lost.
+  const list = (await admin.client('LIST')) as string
+  for (const line of list.split('\n').filter((l) => l.includes(` name=eventfold-${prefix} `))) {
+    await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)?.[1] as string)
+  }
+  const { ids: later } = await transport.publish([{ type: 'T', data: 1, partitionKey: keyOf(0) }])
+  await waitFor('the later message handled', () => seen.includes(later[0] as string))
+  expect(seen).toEqual([first[0], ...lost, later[0]])
+  await consumer.stop()
+})
+
 it('reads ahead of its handlers, but no further than its read-ahead allows', async () => {
   const group = 'bounded'
   const release: (() => void)[] = []
