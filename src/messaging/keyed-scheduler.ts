@@ -37,9 +37,14 @@ export class KeyedScheduler<T> {
     this.#drain()
   }
 
+  /** The queued (not started) items, in no particular order. */
+  waiting(): T[] {
+    return this.#queued().map((job) => job.item)
+  }
+
   /** Removes the queued (not started) items that match, in arrival order. */
   drop(match: (item: T) => boolean): T[] {
-    const queued = [...this.#startable, ...[...this.#behind.values()].flat()].sort((a, b) => a.seq - b.seq)
+    const queued = this.#queued().sort((a, b) => a.seq - b.seq)
     const dropped = queued.filter((job) => match(job.item))
     if (dropped.length === 0) return []
     this.#startable = []
@@ -54,6 +59,10 @@ export class KeyedScheduler<T> {
   /** Resolves once no started item that matches is still running. */
   async settled(match: (item: T) => boolean = () => true): Promise<void> {
     await Promise.all([...this.#running].filter(([item]) => match(item)).map(([, running]) => running.done))
+  }
+
+  #queued(): Job<T>[] {
+    return [...this.#startable, ...[...this.#behind.values()].flat()]
   }
 
   #enqueue(job: Job<T>): void {

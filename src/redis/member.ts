@@ -62,12 +62,8 @@ export class RedisMember implements Consumer {
   /** Wakes the read loop waiting for room in the backlog. */
   #room: (() => void) | undefined
   #running = new Set<Entry>()
-  /** Entries pushed and not yet finished, by stream and id: what a recovery must not hand out twice. */
-  #inHand = new Set<string>()
   /** A read failed: its reply, and the entries it moved to our pending list, may be lost. */
   #recover = false
-  /** Entries finished while a recovery runs: their acknowledgements may not have reached Redis yet. */
-  #finishedInRecovery: Set<string> | undefined
   #reader: Redis
   #stopping = new AbortController()
   #offset: number
@@ -260,43 +256,31 @@ export class RedisMember implements Consumer {
   /**
    * After a failed read, before any new one: entries the group delivered to us that we do not have
    * in hand came with a reply that was lost. They are older than anything unread, so they go first,
-   * which keeps each key's order. Acknowledgements on their way are waited for, so that an entry
-   * already handled is not taken for a lost one; one that Redis did not take is handled again.
+   * which keeps each key's order. What is in hand is taken before waiting: nothing new arrives
+   * meanwhile (this loop is the reader), and what finishes meanwhile is in it. Acknowledgements on
+   * their way are waited for, so that an entry already handled is not taken for a lost one; one
+   * that Redis did not take is handled again.
    */
   async #recoverOwn(shards: readonly number[], streams: readonly string[]): Promise<void> {
-    const finished = new Set<string>()
-    this.#finishedInRecovery = finished
-    // Cleared first: a drop during the recovery makes the next loop recover again.
+    // Cleared first: a drop during the recovery makes the next loop recover again (see the catch there).
     this.#recover = false
-    try {
-      await this.#acks.settled()
-      const pending = await readOwnPending(this.#reader, streams, this.group, this.#me, 10_000)
-      for (const [stream, entries] of pending) {
-        const shard = shards[streams.indexOf(stream)] as number
-        if (!this.#readable.has(shard)) continue
-        for (const e of entries) {
-          const key = `${stream} ${e.id}`
-          if (!this.#inHand.has(key) && !finished.has(key)) this.#push(stream, shard, e)
-        }
-      }
-    } catch (error) {
-      this.#recover = true
-      throw error
-    } finally {
-      this.#finishedInRecovery = undefined
+    const inHand = new Set([...this.#scheduler.waiting(), ...this.#running].map((e) => `${e.stream} ${e.id}`))
+    await this.#acks.settled()
+    const pending = await readOwnPending(this.#reader, streams, this.group, this.#me, 10_000)
+    for (const [stream, entries] of pending) {
+      const shard = shards[streams.indexOf(stream)] as number
+      if (!this.#readable.has(shard)) continue
+      for (const e of entries) if (!inHand.has(`${stream} ${e.id}`)) this.#push(stream, shard, e)
     }
   }
 
   /** What waits to start for the shard stays pending in Redis, for the shard's next holder. */
   #dropWaiting(shard: number): void {
-    const dropped = this.#scheduler.drop((e) => e.shard === shard)
-    this.#backlog -= dropped.length
-    for (const e of dropped) this.#inHand.delete(`${e.stream} ${e.id}`)
+    this.#backlog -= this.#scheduler.drop((e) => e.shard === shard).length
   }
 
   #push(stream: string, shard: number, e: { id: string; fields: Fields; deliveries: number }): void {
     this.#backlog++
-    this.#inHand.add(`${stream} ${e.id}`)
     const entry = { stream, shard, id: e.id, fields: e.fields, attempt: e.deliveries, abandoned: false }
     this.#scheduler.push(e.fields[F.partitionKey], entry)
   }
@@ -324,9 +308,6 @@ export class RedisMember implements Consumer {
       this.deps.logger?.error?.('redis could not settle an entry', { error: (error as Error).message })
     } finally {
       this.#running.delete(entry)
-      const key = `${entry.stream} ${entry.id}`
-      this.#inHand.delete(key)
-      this.#finishedInRecovery?.add(key)
     }
   }
 

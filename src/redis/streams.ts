@@ -40,9 +40,18 @@ export async function claimPending(
   // Entries deleted meanwhile come back without fields; Redis has already dropped them from the pending list.
   const live = claimed.filter((e): e is [string, string[]] => e[1] !== null)
   if (live.length === 0) return []
-  const pending = (await redis.xpending(stream, group, '-', '+', live.length * 2 + 10, me)) as [string, string, number, number][]
+  const entries = live.map(([id, flat]) => ({ id, fields: fieldsOf(flat), deliveries: 1 }))
+  await countDeliveries(redis, stream, group, me, entries)
+  return entries
+}
+
+/** Sets each entry's delivery count as XPENDING has it for `me` (reads and claims do not say). */
+async function countDeliveries(redis: Redis, stream: string, group: string, me: string, entries: ReadEntry[]): Promise<void> {
+  // Slack for entries deleted meanwhile, which stay pending but come back without fields.
+  const limit = entries.length * 2 + 10
+  const pending = (await redis.xpending(stream, group, '-', '+', limit, me)) as [string, string, number, number][]
   const deliveries = new Map(pending.map(([id, , , count]) => [id, count]))
-  return live.map(([id, flat]) => ({ id, fields: fieldsOf(flat), deliveries: deliveries.get(id) ?? 1 }))
+  for (const entry of entries) entry.deliveries = deliveries.get(entry.id) ?? 1
 }
 
 /** Blocks up to half a second for entries never delivered to the group. */
@@ -71,12 +80,7 @@ export async function readOwnPending(
 ): Promise<[string, ReadEntry[]][]> {
   const ids = streams.map(() => '0')
   const read = entriesOf(await redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'STREAMS', ...streams, ...ids))
-  for (const [stream, entries] of read) {
-    if (entries.length === 0) continue
-    const pending = (await redis.xpending(stream, group, '-', '+', count, me)) as [string, string, number, number][]
-    const deliveries = new Map(pending.map(([id, , , times]) => [id, times]))
-    for (const entry of entries) entry.deliveries = deliveries.get(entry.id) ?? 1
-  }
+  for (const [stream, entries] of read) if (entries.length > 0) await countDeliveries(redis, stream, group, me, entries)
   return read
 }
 

@@ -5,6 +5,7 @@ import { createNatsTransport } from '../../src/nats/index.js'
 import { createRabbitMqTransport } from '../../src/rabbitmq/index.js'
 import { createRedisTransport } from '../../src/redis/index.js'
 import { AMQP_BASE } from '../rabbitmq/broker.js'
+import { deleteKeys } from '../redis/admin.js'
 import { unique, waitFor } from './conformance/helpers.js'
 import { NATS_SERVERS, natsStreams, REDIS_URL } from './conformance/transports.js'
 
@@ -91,8 +92,7 @@ it('Redis: a plain XRANGE reads ce_ fields, the content type and the JSON data f
     expect(JSON.parse(fields.data as string)).toEqual(outgoing.data)
   } finally {
     await transport.close()
-    const keys = await redis.keys(`${prefix}:*`)
-    if (keys.length > 0) await redis.del(...keys)
+    await deleteKeys(redis, prefix)
     await redis.quit()
   }
 })

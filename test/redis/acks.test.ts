@@ -3,13 +3,13 @@ import { afterAll, expect, it, vi } from 'vitest'
 import { AckBatcher } from '../../src/redis/acks.js'
 import { unique, waitFor } from '../messaging/conformance/helpers.js'
 import { REDIS_URL } from '../messaging/conformance/transports.js'
+import { deleteKeys } from './admin.js'
 
 const prefix = `acks-${unique()}`
 const redis = new Redis(REDIS_URL)
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`)
-  if (keys.length > 0) await redis.del(...keys)
+  await deleteKeys(redis, prefix)
   await redis.quit()
 })
 

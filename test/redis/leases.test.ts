@@ -3,14 +3,14 @@ import { afterAll, expect, it } from 'vitest'
 import { claimLeases, releaseLease, renewLeases } from '../../src/redis/leases.js'
 import { unique } from '../messaging/conformance/helpers.js'
 import { REDIS_URL } from '../messaging/conformance/transports.js'
+import { deleteKeys } from './admin.js'
 
 const prefix = `leases-${unique()}`
 const redis = new Redis(REDIS_URL)
 const keys = (name: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}:${name}:${i}`)
 
 afterAll(async () => {
-  const left = await redis.keys(`${prefix}:*`)
-  if (left.length > 0) await redis.del(...left)
+  await deleteKeys(redis, prefix)
   await redis.quit()
 })
 

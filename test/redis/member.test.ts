@@ -4,6 +4,7 @@ import { createRedisTransport } from '../../src/redis/index.js'
 import { Keys } from '../../src/redis/keys.js'
 import { sleep, unique, waitFor } from '../messaging/conformance/helpers.js'
 import { REDIS_URL } from '../messaging/conformance/transports.js'
+import { deleteKeys, killConnections } from './admin.js'
 
 const prefix = `member-${unique()}`
 const admin = new Redis(REDIS_URL)
@@ -12,8 +13,7 @@ const keys = new Keys(prefix, 2)
 
 afterAll(async () => {
   await transport.close()
-  const left = await admin.keys(`${prefix}:*`)
-  if (left.length > 0) await admin.del(...left)
+  await deleteKeys(admin, prefix)
   await admin.quit()
 })
 
@@ -82,10 +82,7 @@ it('handles the entries of a read whose reply its cut connection lost, in order,
   await sleep(100)
   expect(seen).not.toContain('lost-1')
   // The connection goes, and the member's read with it, as when the reply was lost.
-  const list = (await admin.client('LIST')) as string
-  for (const line of list.split('\n').filter((l) => l.includes(` name=eventfold-${prefix} `))) {
-    await admin.client('KILL', 'ID', /\bid=(\d+)/.exec(line)?.[1] as string)
-  }
+  await killConnections(admin, prefix)
   const { ids: later } = await transport.publish([{ type: 'T', data: 1, partitionKey: keyOf(0) }])
   await waitFor('the later message handled', () => seen.includes(later[0] as string))
   expect(seen).toEqual([first[0], ...lost, later[0]])

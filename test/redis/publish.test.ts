@@ -5,6 +5,7 @@ import { createRedisTransport } from '../../src/redis/index.js'
 import { Keys } from '../../src/redis/keys.js'
 import { unique } from '../messaging/conformance/helpers.js'
 import { REDIS_URL } from '../messaging/conformance/transports.js'
+import { deleteKeys } from './admin.js'
 
 const prefix = `publish-${unique()}`
 const admin = new Redis(REDIS_URL)
@@ -13,8 +14,7 @@ const keys = new Keys(prefix, 2)
 
 afterAll(async () => {
   await transport.close()
-  const left = await admin.keys(`${prefix}:*`)
-  if (left.length > 0) await admin.del(...left)
+  await deleteKeys(admin, prefix)
   await admin.quit()
 })
 

@@ -4,6 +4,7 @@ import type { Logger, Transport } from '../../src/index.js'
 import { createRedisTransport } from '../../src/redis/index.js'
 import { unique, waitFor } from '../messaging/conformance/helpers.js'
 import { REDIS_TEST_SETTINGS, REDIS_URL } from '../messaging/conformance/transports.js'
+import { deleteKeys, killConnections } from './admin.js'
 
 const prefix = `reconnect-${unique()}`
 const opened: Transport[] = []
@@ -11,21 +12,9 @@ const admin = new Redis(REDIS_URL)
 
 afterAll(async () => {
   await Promise.all(opened.map((t) => t.close()))
-  const keys = await admin.keys(`${prefix}:*`)
-  if (keys.length > 0) await admin.del(...keys)
+  await deleteKeys(admin, prefix)
   await admin.quit()
 })
-
-/** Kills, from the server side, only the connections of this test's transports (named after their prefix). */
-async function killOurConnections(): Promise<number> {
-  const list = (await admin.client('LIST')) as string
-  const ours = list
-    .split('\n')
-    .filter((line) => line.includes(` name=eventfold-${prefix} `))
-    .map((line) => /\bid=(\d+)/.exec(line)?.[1] as string)
-  for (const id of ours) await admin.client('KILL', 'ID', id)
-  return ours.length
-}
 
 function countingLogger(): Logger & { lost: number } {
   const logger = {
@@ -62,7 +51,7 @@ it('comes back by itself after the server kills its connections, losing no confi
   for (let round = 1; round <= 2; round++) {
     const before = confirmed.length
     await waitFor('publishes to flow', () => confirmed.length >= before + 20)
-    expect(await killOurConnections()).toBeGreaterThanOrEqual(3)
+    expect(await killConnections(admin, prefix)).toBeGreaterThanOrEqual(3)
     await waitFor('both clients to notice', () => publisherLog.lost >= round && consumerLog.lost >= round)
   }
   const afterLast = confirmed.length

@@ -140,7 +140,7 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
         ) AND NOT EXISTS (
           SELECT 1 FROM ${s}.transport_deliveries h
           WHERE h.group_name = c.group_name AND h.partition_key = c.partition_key AND h.state = 'active'
-            AND h.partition_key IS NOT NULL AND h.id <> c.id AND h.locked_until >= now()
+            AND h.id <> c.id AND h.locked_until >= now()
         )))
       ORDER BY c.id
       LIMIT $3

@@ -2,6 +2,7 @@ import type { Transport } from '../../../src/index.js'
 import { createInMemoryTransport } from '../../../src/index.js'
 import { dropSchema, PG_URL } from '../../conformance/adapters.js'
 import { createVhost, deleteVhost } from '../../rabbitmq/broker.js'
+import { deleteKeys } from '../../redis/admin.js'
 import { unique } from './helpers.js'
 
 /**
@@ -212,10 +213,7 @@ async function openRedis(): Promise<TransportUnderTest> {
     crash: { kind: 'sigkill', childEnv: { REDIS_PREFIX: prefix } },
     async cleanup() {
       await Promise.all([transport, ...others].map((t) => t.close()))
-      await admin(async (redis) => {
-        const keys = await redis.keys(`${prefix}:*`)
-        if (keys.length > 0) await redis.del(...keys)
-      })
+      await admin((redis) => deleteKeys(redis, prefix))
     },
   }
 }
