@@ -86,23 +86,37 @@ it('a retry waits in its row: a consumer started later, in another transport, ge
   expect(got[0]).toMatchObject({ id: ids[0], attempt: 2 })
 })
 
-it("consumers' connections commit without waiting for the disk unless durableAcks says so; every connection keeps generic plans", async () => {
+it("consumers' connections commit without waiting for the disk unless durableAcks says so; every connection keeps generic plans and never compiles with JIT", async () => {
   const settings = async (config: pg.ClientConfig) => {
     const client = new pg.Client(config)
     await client.connect()
     try {
       const show = async (name: string) => Object.values((await client.query(`SHOW ${name}`)).rows[0] ?? {})[0]
-      return { synchronousCommit: await show('synchronous_commit'), planCacheMode: await show('plan_cache_mode') }
+      return {
+        synchronousCommit: await show('synchronous_commit'),
+        planCacheMode: await show('plan_cache_mode'),
+        jit: await show('jit'),
+      }
     } finally {
       await client.end()
     }
   }
   const base = { connectionString: DATABASE_URL }
-  expect(await settings(base)).toEqual({ synchronousCommit: 'on', planCacheMode: 'auto' })
-  expect(await settings(publisherConnection(base))).toEqual({ synchronousCommit: 'on', planCacheMode: 'force_generic_plan' })
+  // The server's defaults, which the options override (its jit default is the server's own choice).
+  expect(await settings(base)).toMatchObject({ synchronousCommit: 'on', planCacheMode: 'auto' })
+  expect(await settings(publisherConnection(base))).toEqual({
+    synchronousCommit: 'on',
+    planCacheMode: 'force_generic_plan',
+    jit: 'off',
+  })
   expect(await settings(consumerConnection(base, false))).toEqual({
     synchronousCommit: 'off',
     planCacheMode: 'force_generic_plan',
+    jit: 'off',
   })
-  expect(await settings(consumerConnection(base, true))).toEqual({ synchronousCommit: 'on', planCacheMode: 'force_generic_plan' })
+  expect(await settings(consumerConnection(base, true))).toEqual({
+    synchronousCommit: 'on',
+    planCacheMode: 'force_generic_plan',
+    jit: 'off',
+  })
 })
