@@ -10,6 +10,7 @@ import { transportV5 } from './schema-v5.js'
 import { messagingV6 } from './schema-v6.js'
 import { derivedStreamsV7 } from './schema-v7.js'
 import { heldKeysV8 } from './schema-v8.js'
+import { routingVersionV9 } from './schema-v9.js'
 
 export interface Migration {
   version: number
@@ -27,6 +28,7 @@ export const migrations: readonly Migration[] = [
   { version: 6, up: messagingV6 },
   { version: 7, up: derivedStreamsV7 },
   { version: 8, up: heldKeysV8 },
+  { version: 9, up: routingVersionV9 },
 ]
 
 /**

@@ -26,6 +26,15 @@ export class Db {
     }
   }
 
+  /** The number of rows the statement wrote. */
+  async count(query: Query): Promise<number> {
+    try {
+      return (await this.pool.query(query)).rowCount ?? 0
+    } catch (error) {
+      throw toTransportError(error)
+    }
+  }
+
   async transaction<T>(work: (query: <Row extends object>(q: Query) => Promise<Row[]>) => Promise<T>): Promise<T> {
     let client: pg.PoolClient
     try {

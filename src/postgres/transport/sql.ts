@@ -77,12 +77,10 @@ export const subscribe = ({ quoted: s }: SchemaNames, group: string, types: read
 })
 
 /**
- * One statement for the whole batch: a row per message and subscribed group, numbered in batch
- * order, so the batch is all or nothing and keeps its order. No lock: concurrent publishers order
- * their rows by their ids, and a consumer never takes two rows of one key at once (see `claim`).
- * No NOTIFY either: a notifying transaction takes a database-wide lock at commit and holds it
- * through the commit's flush, so concurrent publishers would commit one at a time. It returns the
- * groups that got rows; the publisher announces them after the commit (see `announcer.ts`).
+ * The whole batch in one statement, routed by the subscriptions it reads itself: a row per message
+ * and subscribed group, numbered in batch order, so the batch is all or nothing and keeps its
+ * order. A group subscribed both to everything and to the type gets one row. For when the
+ * publisher's copy of the routing is stale (see `publishRouted`); it returns the groups that got rows.
  */
 export function publish(names: SchemaNames, messages: readonly StoredWire[]): Query {
   const s = names.quoted
@@ -92,7 +90,9 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
         SELECT sub.group_name, m.id, m.type, m.partition_key, m.headers, m.content_type, m.body
         FROM unnest($1::text[], $2::text[], $3::text[], $4::json[], $5::text[], $6::bytea[])
           WITH ORDINALITY AS m(id, type, partition_key, headers, content_type, body, ord)
-        JOIN ${s}.transport_subscriptions sub ON sub.type = m.type OR sub.type = ''
+        JOIN LATERAL (
+          SELECT DISTINCT group_name FROM ${s}.transport_subscriptions WHERE type = m.type OR type = ''
+        ) sub ON true
         ORDER BY m.ord, sub.group_name
         RETURNING group_name
       )
@@ -104,6 +104,57 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
       messages.map((m) => m.headers),
       messages.map((m) => m.contentType ?? null),
       messages.map((m) => m.body),
+    ],
+  })
+}
+
+/** A delivery row to write: a message for one group. */
+export interface Routed {
+  group: string
+  wire: StoredWire
+}
+
+/** The subscriptions and the routing version they are at, read in one snapshot; at least one row. */
+export const routes = ({ quoted: s }: SchemaNames): Query => ({
+  text: `SELECT r.version, sub.group_name, sub.type
+    FROM ${s}.transport_routing r LEFT JOIN ${s}.transport_subscriptions sub ON true`,
+  values: [],
+})
+
+export const routingVersion = ({ quoted: s }: SchemaNames): Query => ({
+  text: `SELECT version FROM ${s}.transport_routing`,
+  values: [],
+})
+
+/**
+ * The batch's rows, routed by the publisher, in one statement: all or nothing, ids in the given
+ * order. It inserts only if the routing is still at `version` in the statement's snapshot, the
+ * snapshot the join in `publish` would read the subscriptions in: the version and any change to
+ * the subscriptions become visible together (see schema version 9). So it writes exactly what
+ * `publish` would, or nothing, which the caller sees in the row count. No lock: concurrent
+ * publishers order their rows by their ids, and a consumer never takes two rows of one key at once
+ * (see `claim`). No NOTIFY either: a notifying transaction takes a database-wide lock at commit and
+ * holds it through the commit's flush, so concurrent publishers would commit one at a time; the
+ * publisher announces the groups after the commit (see `announcer.ts`).
+ */
+export function publishRouted(names: SchemaNames, rows: readonly Routed[], version: bigint): Query {
+  const s = names.quoted
+  return prepared({
+    text: `INSERT INTO ${s}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
+      SELECT m.group_name, m.id, m.type, m.partition_key, m.headers, m.content_type, m.body
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::json[], $6::text[], $7::bytea[])
+        WITH ORDINALITY AS m(group_name, id, type, partition_key, headers, content_type, body, ord)
+      WHERE (SELECT r.version FROM ${s}.transport_routing r) = $8::int8
+      ORDER BY m.ord`,
+    values: [
+      rows.map((r) => r.group),
+      rows.map((r) => r.wire.id),
+      rows.map((r) => r.wire.type),
+      rows.map((r) => r.wire.partitionKey ?? null),
+      rows.map((r) => r.wire.headers),
+      rows.map((r) => r.wire.contentType ?? null),
+      rows.map((r) => r.wire.body),
+      version.toString(),
     ],
   })
 }

@@ -15,6 +15,7 @@ import { Announcer } from './announcer.js'
 import { type ConsumerSettings, PostgresConsumer } from './consumer.js'
 import { Db, toTransportError } from './db.js'
 import { PostgresDeadLetters } from './dead-letters.js'
+import { Routing } from './routing.js'
 import * as sql from './sql.js'
 import { storedSize, toStoredWire } from './wire.js'
 
@@ -72,6 +73,8 @@ export class PostgresTransport implements Transport {
   readonly #notifier: Notifier
   readonly #announcer: Announcer
   readonly #consumers = new Set<PostgresConsumer>()
+  /** Which groups take which types, as of a routing version; read on the first publish. */
+  #routing: Promise<Routing> | undefined
   #closed = false
 
   constructor(private readonly settings: PostgresTransportSettings) {
@@ -128,9 +131,40 @@ export class PostgresTransport implements Transport {
     await this.#insert([stored])
   }
 
+  /**
+   * Routes by the copy of the subscriptions this transport keeps, which the statement checks is
+   * current (see `publishRouted`). When it is not, this publish routes in the database instead, as
+   * it would under any churn of subscriptions, and the next one reads a fresh copy.
+   */
   async #insert(wires: readonly sql.StoredWire[]): Promise<void> {
-    const rows = await this.#db.query<{ group_name: string }>(sql.publish(this.settings.names, wires))
-    this.#announcer.announce(rows.map((row) => row.group_name))
+    const { names } = this.settings
+    const loading = this.#routing ?? this.#loadRouting()
+    const routing = await loading
+    const rows = routing.route(wires)
+    if (rows.length > 0 && (await this.#db.count(sql.publishRouted(names, rows, routing.version))) === rows.length) {
+      this.#announcer.announce([...new Set(rows.map((row) => row.group))])
+      return
+    }
+    if (rows.length === 0) {
+      // Nothing to write, as long as no group has taken these types since the copy was read.
+      const [current] = await this.#db.query<{ version: bigint }>(sql.routingVersion(names))
+      if (current?.version === routing.version) return
+    }
+    if (this.#routing === loading) this.#routing = undefined
+    const groups = await this.#db.query<{ group_name: string }>(sql.publish(names, wires))
+    this.#announcer.announce(groups.map((row) => row.group_name))
+  }
+
+  #loadRouting(): Promise<Routing> {
+    const loading = this.#db
+      .query<{ version: bigint; group_name: string | null; type: string | null }>(sql.routes(this.settings.names))
+      .then((rows) => new Routing(rows[0]?.version ?? 0n, rows))
+    this.#routing = loading
+    // A failed read is not kept: the next publish reads again.
+    loading.catch(() => {
+      if (this.#routing === loading) this.#routing = undefined
+    })
+    return loading
   }
 
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
@@ -148,6 +182,8 @@ export class PostgresTransport implements Transport {
       subscription,
     )
     await consumer.start()
+    // It may have added a group or types: the copy would only fail its next check.
+    this.#routing = undefined
     this.#consumers.add(consumer)
     this.#notifier.start()
     return consumer
