@@ -1,8 +1,8 @@
 /**
  * Version 9: a version number for the transport's routing (which groups take which types), so a
  * publisher can route from a copy it keeps instead of joining the subscriptions on every publish:
- * the join, the sort and the RETURNING it needed to learn the groups cost a third of the server's
- * time per message. A publish carries the version its copy was read at and inserts only if that is
+ * the join, the sort and the RETURNING it needed to learn the groups cost about a quarter of the
+ * server's CPU per message. A publish carries the version its copy was read at and inserts only if that is
  * still current (see `publishRouted` in transport/sql.ts). A trigger bumps it on any change to the
  * subscriptions, so a change made by any process or version of eventfold, or by hand, counts.
  * `s` is the quoted schema name.
