@@ -100,6 +100,21 @@ describe('postgres transport: bad input', () => {
     expect(got[0]).toMatchObject({ type, data, partitionKey: `k'"\\ $1`, subject: 'a/b\\c' })
   })
 
+  it('carries null data, a NUL in a foreign header, and a lone surrogate in a key (its row orders it as U+FFFD; the message keeps it)', async () => {
+    const got: ReceivedMessage[] = []
+    await transport.subscribe({ group: 'odd-values', types: ['Odd'], handler: (m) => void got.push(m) })
+    await transport.publish([{ type: 'Odd', data: null, partitionKey: 'k\ud800' }])
+    await transport.publishRaw({
+      type: 'Odd',
+      headers: { ce_specversion: '1.0', ce_id: 'raw-1', ce_source: 'elsewhere', ce_type: 'Odd', ce_subject: 'a\u0000b' },
+      contentType: 'application/json',
+      body: Buffer.from('[1]'),
+    })
+    await waitFor('both', () => got.length === 2)
+    expect(got[0]).toMatchObject({ data: null, partitionKey: 'k\ud800' })
+    expect(got[1]).toMatchObject({ id: 'raw-1', subject: 'a\u0000b', data: [1] })
+  })
+
   it('refuses bad dead-letter calls with typed errors, all or nothing', async () => {
     await transport.subscribe({ group: 'dl-input', retry: { maxAttempts: 1 }, handler: () => Promise.reject(new Error('no')) })
     const { ids } = await transport.publish([{ type: 'Job', data: 1 }])
