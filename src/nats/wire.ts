@@ -2,12 +2,16 @@ import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node'
 import { binaryHeaderNames, type IncomingBinaryMessage } from '../messaging/binary-mode.js'
 import { H } from './names.js'
 
-/** `values` as NATS headers. Built once per message, not per attempt: a retry sends the same. */
-export function toHeaders(values: Record<string, string>): MsgHdrs {
+/** JetStream's header for the id its duplicate window knows a message by. */
+export const MSG_ID = 'Nats-Msg-Id'
+
+/** `values` as NATS headers, with `msgId` as the message id. Built once per message, not per attempt: a retry sends the same. */
+export function toHeaders(values: Record<string, string>, msgId?: string): MsgHdrs {
   const headers = natsHeaders()
   // `append`, not `set`: on fresh headers with distinct names they agree, and `set` first searches
   // every name already there to delete it, twice the cost (a publish builds these per message).
-  for (const name in values) headers.append(name, values[name] as string)
+  for (const name in values) if (msgId === undefined || name !== MSG_ID) headers.append(name, values[name] as string)
+  if (msgId !== undefined) headers.append(MSG_ID, msgId)
   return headers
 }
 
@@ -53,7 +57,7 @@ export function rawFields(msg: unknown): Record<string, string> | undefined {
  * string, already interned: storing a key made fresh for each message cost V8 a string-table lookup.
  */
 const KNOWN_NAMES: (string[] | undefined)[] = []
-for (const name of new Set([...binaryHeaderNames('nats'), ...Object.values(H), 'Nats-Msg-Id'])) {
+for (const name of new Set([...binaryHeaderNames('nats'), ...Object.values(H), MSG_ID])) {
   const same = KNOWN_NAMES[name.length]
   if (same === undefined) KNOWN_NAMES[name.length] = [name]
   else same.push(name)
