@@ -1,6 +1,6 @@
-import { JetStreamApiError, type JetStreamClient, type JetStreamPublishOptions } from '@nats-io/jetstream'
 import { sleep } from '../core/timing.js'
 import { PublishNotConfirmedError, TransportUnavailableError } from '../messaging/errors.js'
+import { type Flight, type NatsLink, PubAcks, Refusal } from './pub-acks.js'
 import { toHeaders } from './wire.js'
 
 /**
@@ -8,6 +8,7 @@ import { toHeaders } from './wire.js'
  * quickly; sending again is safe (the duplicate window), so a false timeout costs nothing but a try.
  */
 const ATTEMPT_TIMEOUT_MS = 2_000
+const RETRY_DELAY_MS = 100
 
 export interface NatsOutgoing {
   id: string
@@ -19,37 +20,46 @@ export interface NatsOutgoing {
 }
 
 /**
- * Publishes to JetStream and resolves on its acknowledgement (the message is stored). A publish
- * that times out while the client reconnects is sent again with the same message id, which the
- * stream's duplicate window turns into a no-op if the first one was stored after all.
+ * Publishes to JetStream and resolves on its acknowledgement of every message (each is stored). A
+ * publish that times out while the client reconnects is sent again with the same message id, which
+ * the stream's duplicate window turns into a no-op if the first one was stored after all.
  */
 export class NatsPublisher {
+  readonly #acks: PubAcks
+
   constructor(
-    private readonly js: JetStreamClient,
+    link: NatsLink,
     private readonly timeoutMs: number,
-  ) {}
+    private readonly attemptTimeoutMs = ATTEMPT_TIMEOUT_MS,
+  ) {
+    this.#acks = new PubAcks(link)
+  }
 
   async send(messages: readonly NatsOutgoing[]): Promise<void> {
+    if (messages.length === 0) return
     const deadline = Date.now() + this.timeoutMs
-    await Promise.all(messages.map((m) => this.#one(m, deadline)))
-  }
-
-  async #one(message: NatsOutgoing, deadline: number): Promise<void> {
-    // The same headers object every attempt: the client sets Nats-Msg-Id on it, which a retry keeps.
-    const options: Partial<JetStreamPublishOptions> = { headers: toHeaders(message.headers), timeout: ATTEMPT_TIMEOUT_MS }
-    if (message.msgId) options.msgID = message.msgId
+    let flights: Flight[] = messages.map(flightOf)
     for (;;) {
-      try {
-        await this.js.publish(message.subject, message.body, options)
-        return
-      } catch (error) {
-        // The server answered and refused: sending again would not change its mind.
-        if (error instanceof JetStreamApiError) throw new PublishNotConfirmedError(message.id, error)
-        if (Date.now() > deadline) {
-          throw new TransportUnavailableError('NATS did not store the message before the publish timeout', error)
-        }
-        await sleep(100)
+      const { unconfirmed, cause } = await this.#attempt(flights)
+      if (unconfirmed.length === 0) return
+      if (Date.now() > deadline) {
+        throw new TransportUnavailableError('NATS did not store the message before the publish timeout', cause)
       }
+      await sleep(RETRY_DELAY_MS)
+      flights = unconfirmed
     }
   }
+
+  async #attempt(flights: Flight[]) {
+    try {
+      return await this.#acks.send(flights, this.attemptTimeoutMs)
+    } catch (error) {
+      if (error instanceof Refusal) throw new PublishNotConfirmedError(error.flight.id, error.cause)
+      throw error
+    }
+  }
+}
+
+function flightOf({ id, subject, body, headers, msgId }: NatsOutgoing): Flight {
+  return { id, subject, body, headers: toHeaders(headers, msgId) }
 }

@@ -64,7 +64,7 @@ export class NatsTransport implements Transport {
   ) {
     this.#kv = kv
     this.#js = jetstream(connection)
-    this.#publisher = new NatsPublisher(this.#js, settings.publishTimeoutMs)
+    this.#publisher = new NatsPublisher(connection, settings.publishTimeoutMs)
     this.deadLetters = new NatsDeadLetters(this.#js, jsm, settings.names, this.#publisher)
   }
 

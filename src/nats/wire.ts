@@ -1,14 +1,30 @@
-import { type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node'
+import { type MsgHdrs, MsgHdrsImpl } from '@nats-io/transport-node'
 import { binaryHeaderNames, type IncomingBinaryMessage } from '../messaging/binary-mode.js'
 import { H } from './names.js'
 
-/** `values` as NATS headers. Built once per message, not per attempt: a retry sends the same. */
-export function toHeaders(values: Record<string, string>): MsgHdrs {
-  const headers = natsHeaders()
-  // `append`, not `set`: on fresh headers with distinct names they agree, and `set` first searches
-  // every name already there to delete it, twice the cost (a publish builds these per message).
-  for (const name in values) headers.append(name, values[name] as string)
+/** JetStream's header for the id its duplicate window knows a message by. */
+export const MSG_ID = 'Nats-Msg-Id'
+
+/** `values` as NATS headers, with `msgId` as the message id. Built once per message, not per attempt: a retry sends the same. */
+export function toHeaders(values: Record<string, string>, msgId?: string): MsgHdrs {
+  const headers = new OutgoingHeaders()
+  // Straight into the map rather than through `append`, which canonicalizes the name as a check,
+  // searches every name already there and tests the value, twice the cost of the map and its
+  // encoding: the names are a record's, so distinct, and ours or read off a header block. The
+  // value is still checked (no line break) and trimmed as `append` does.
+  const map = headers.headers
+  for (const name in values) map.set(name, [MsgHdrsImpl.validHeaderValue(values[name] as string)])
+  if (msgId !== undefined) map.set(MSG_ID, [MsgHdrsImpl.validHeaderValue(msgId)])
   return headers
+}
+
+/** The client's headers, encoded through `Buffer.from`: its `TextEncoder` costs more than building the text. */
+class OutgoingHeaders extends MsgHdrsImpl {
+  override encode(): Uint8Array {
+    let text = 'NATS/1.0'
+    for (const [name, values] of this.headers) for (const value of values) text += `\r\n${name}: ${value}`
+    return Buffer.from(`${text}\r\n\r\n`)
+  }
 }
 
 /** Each header's first value, as `MsgHdrs.get` gives it; read off the entries, since `get` scans every key per call. */
@@ -53,7 +69,7 @@ export function rawFields(msg: unknown): Record<string, string> | undefined {
  * string, already interned: storing a key made fresh for each message cost V8 a string-table lookup.
  */
 const KNOWN_NAMES: (string[] | undefined)[] = []
-for (const name of new Set([...binaryHeaderNames('nats'), ...Object.values(H), 'Nats-Msg-Id'])) {
+for (const name of new Set([...binaryHeaderNames('nats'), ...Object.values(H), MSG_ID])) {
   const same = KNOWN_NAMES[name.length]
   if (same === undefined) KNOWN_NAMES[name.length] = [name]
   else same.push(name)

@@ -40,6 +40,19 @@ it('reads the header block of a real delivery exactly as the client decodes it',
   await nc.close()
 })
 
+it("encodes headers byte for byte as the client's own, message id last, and refuses a line break as it does", () => {
+  const values = { 'ce-id': 'a', 'ce-source': 'urn:x:ünïcødé ✓', 'ce-ide': ' x ', 'Ce-Id': '\tpadded\t', 'ce-subject': '' }
+  const client = natsHeaders()
+  for (const [name, value] of Object.entries(values)) client.append(name, value)
+  client.append('Nats-Msg-Id', 'm1')
+  const encode = (headers: unknown) => Buffer.from((headers as { encode(): Uint8Array }).encode()).toString('utf8')
+  expect(encode(toHeaders(values, 'm1'))).toBe(encode(client))
+  expect(toHeaders(values, 'm1').get('ce-ide')).toBe('x')
+  // A message id already among the values is replaced, as the client's `msgID` option did.
+  expect(toHeaders({ 'Nats-Msg-Id': 'old' }, 'new').values('Nats-Msg-Id')).toEqual(['new'])
+  expect(() => toHeaders({ 'ce-type': 'a\r\nb' })).toThrow()
+})
+
 it('declines a message not shaped as the client makes them, so the caller takes the client way', () => {
   expect(rawFields({})).toBeUndefined()
   expect(rawFields({ _rdata: 'text', _msg: { hdr: 3 } })).toBeUndefined()
