@@ -11,6 +11,7 @@ import { messagingV6 } from './schema-v6.js'
 import { derivedStreamsV7 } from './schema-v7.js'
 import { heldKeysV8 } from './schema-v8.js'
 import { routingVersionV9 } from './schema-v9.js'
+import { groupKeyV10 } from './schema-v10.js'
 
 export interface Migration {
   version: number
@@ -29,6 +30,7 @@ export const migrations: readonly Migration[] = [
   { version: 7, up: derivedStreamsV7 },
   { version: 8, up: heldKeysV8 },
   { version: 9, up: routingVersionV9 },
+  { version: 10, up: groupKeyV10 },
 ]
 
 /**

@@ -194,3 +194,52 @@ describe('postgres transport: migration 5', () => {
     await Promise.all([store.close(), ...transports.map((t) => t.close())])
   })
 })
+
+describe('postgres transport: migrations 9 and 10 on a live queue', () => {
+  it('keeps the rows and the subscriptions a schema at version 8 had: they are delivered after the upgrade, in order', async () => {
+    const s = uniqueSchema('transport_upgrade')
+    schemas.push(s)
+    const q = `"${s}"`
+    await admin(
+      `CREATE SCHEMA ${q}; CREATE TABLE ${q}.migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`,
+    )
+    for (const migration of migrations.filter((m) => m.version <= 8)) {
+      await admin(migration.up(q))
+      await admin(`INSERT INTO ${q}.migrations (version) VALUES ($1)`, [migration.version])
+    }
+    // What a publisher of version 8 left: a group, and three rows of one key, one of them in a lapsed claim.
+    await admin(`INSERT INTO ${q}.transport_subscriptions (group_name, type) VALUES ('old', 'Kept')`)
+    for (const [n, state] of [
+      [1, 'active'],
+      [2, 'ready'],
+      [3, 'ready'],
+    ] as const) {
+      await admin(
+        `INSERT INTO ${q}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body, state, owner, locked_until, attempt)
+          VALUES ('old', $1, 'Kept', 'k', $2, 'application/json', $3, $4, $5, $6, $7)`,
+        [
+          `m-${n}`,
+          JSON.stringify({ ce_specversion: '1.0', ce_id: `m-${n}`, ce_source: 'v8', ce_type: 'Kept', ce_partitionkey: 'k' }),
+          Buffer.from(String(n)),
+          state,
+          state === 'active' ? 'gone' : null,
+          state === 'active' ? new Date(Date.now() - 1_000) : null,
+          state === 'active' ? 1 : 0,
+        ],
+      )
+    }
+    const upgraded = await createPostgresTransport({ connectionString: DATABASE_URL, schema: s, pollIntervalMs: 100 })
+    try {
+      const got: ReceivedMessage[] = []
+      await upgraded.subscribe({ group: 'old', handler: (m) => void got.push(m) })
+      await upgraded.publish([{ type: 'Kept', data: 4, partitionKey: 'k' }])
+      await waitFor('all four', () => got.length === 4)
+      expect(got.map((m) => m.data)).toEqual([1, 2, 3, 4])
+      expect(got[0]?.attempt).toBe(2)
+      const versions = await admin<{ version: number }>(`SELECT version FROM ${q}.migrations ORDER BY version`)
+      expect(versions.map((row) => row.version)).toEqual(migrations.map((m) => m.version))
+    } finally {
+      await upgraded.close()
+    }
+  })
+})

@@ -53,7 +53,7 @@ async function claim(owner: string, limit = 100, lockMs = 60_000): Promise<Claim
     .sort((a, b) => (a.id < b.id ? -1 : 1))
     .map((row) => ({
       label: JSON.parse(Buffer.from(row.body, 'hex').toString()) as string,
-      claim: { id: row.id, owner, attempt: Number(row.attempt) },
+      claim: { group, id: row.id, owner, attempt: Number(row.attempt) },
     }))
 }
 

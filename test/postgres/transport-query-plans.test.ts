@@ -69,18 +69,21 @@ const seqScans = (nodes: PlanNode[]) => nodes.filter((n) => n['Node Type'] === '
 const indexes = (nodes: PlanNode[]) => nodes.flatMap((n) => n['Index Name'] ?? [])
 
 describe('postgres transport query plans', () => {
-  it.each([1, 10, 100])('the claim of %i rows walks the claim index, checks keys on the key and held indexes', async (limit) => {
-    const nodes = await explain(sql.claim(names, 'group-7', 'me', limit, 30_000))
-    expect(seqScans(nodes)).toEqual([])
-    expect(indexes(nodes)).toContain('transport_deliveries_claim')
-    expect(indexes(nodes)).toContain('transport_deliveries_key')
-    expect(indexes(nodes)).toContain('transport_deliveries_held')
-  })
+  it.each([1, 10, 100])(
+    'the claim of %i rows walks the primary key (group, id), checks keys on the key and held indexes',
+    async (limit) => {
+      const nodes = await explain(sql.claim(names, 'group-7', 'me', limit, 30_000))
+      expect(seqScans(nodes)).toEqual([])
+      expect(indexes(nodes)).toContain('transport_deliveries_pkey')
+      expect(indexes(nodes)).toContain('transport_deliveries_key')
+      expect(indexes(nodes)).toContain('transport_deliveries_held')
+    },
+  )
 
   it.each([1, 100])('the prepared claim of %i rows keeps to the same indexes in its generic plan', async (limit) => {
     const nodes = await explainGeneric(sql.claim(names, 'group-7', 'me', limit, 30_000))
     expect(seqScans(nodes)).toEqual([])
-    expect(indexes(nodes)).toContain('transport_deliveries_claim')
+    expect(indexes(nodes)).toContain('transport_deliveries_pkey')
     expect(indexes(nodes)).toContain('transport_deliveries_key')
     expect(indexes(nodes)).toContain('transport_deliveries_held')
   })
@@ -91,9 +94,14 @@ describe('postgres transport query plans', () => {
     expect(update?.['Relation Name']).toBe('transport_deliveries')
   })
 
-  it('settling a claim is a primary-key lookup', async () => {
-    const claim = { id: 12345n, owner: 'me', attempt: 1 }
-    for (const query of [sql.ack(names, claim), sql.retry(names, claim, 100), sql.release(names, claim, false)]) {
+  it('settling or extending a claim is a primary-key lookup', async () => {
+    const claim = { group: 'group-7', id: 12345n, owner: 'me', attempt: 1 }
+    for (const query of [
+      sql.ack(names, claim),
+      sql.retry(names, claim, 100),
+      sql.release(names, claim, false),
+      sql.extend(names, claim.group, claim.owner, [claim.id, 12346n], 30_000),
+    ]) {
       const nodes = await explain(query)
       expect(seqScans(nodes)).toEqual([])
       expect(indexes(nodes)).toContain('transport_deliveries_pkey')
@@ -118,7 +126,7 @@ describe('postgres transport query plans', () => {
 
 describe('postgres transport prepared statements', () => {
   const wire = { id: 'm', type: 'T', partitionKey: undefined, headers: '{}', contentType: undefined, body: Buffer.from('{}') }
-  const claim = { id: 1n, owner: 'me', attempt: 1 }
+  const claim = { group: 'group-7', id: 1n, owner: 'me', attempt: 1 }
   const nameOf = (query: sql.Query) => (query as sql.Query & { name?: string }).name
 
   it('names the publish and the ack by their text: one per schema, whatever the values', () => {

@@ -126,7 +126,7 @@ export class PostgresConsumer implements Consumer {
   }
 
   #take(row: sql.DeliveryRow): void {
-    const claim = { id: row.id, owner: this.#owner, attempt: Number(row.attempt) }
+    const claim = { group: this.group, id: row.id, owner: this.#owner, attempt: Number(row.attempt) }
     if (this.#stopped) return void this.#track(this.#release(claim, true))
     const delivery: Delivery = { claim, abandoned: false, done: Promise.resolve() }
     delivery.done = this.#handle(row, delivery)
@@ -212,7 +212,7 @@ export class PostgresConsumer implements Consumer {
     const { db, names, settings } = this.deps
     const ids = [...this.#inHand.keys()]
     this.#track(
-      db.query(sql.extend(names, this.#owner, ids, settings.visibilityTimeoutMs)).catch((error: unknown) => {
+      db.query(sql.extend(names, this.group, this.#owner, ids, settings.visibilityTimeoutMs)).catch((error: unknown) => {
         this.deps.logger?.warn?.('eventfold: could not extend message claims', { group: this.group, error })
       }),
     )

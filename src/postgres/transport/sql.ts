@@ -196,7 +196,7 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
   prepared({
     text: `UPDATE ${s}.transport_deliveries d
     SET state = 'active', attempt = d.attempt + 1, owner = $2, locked_until = now() + ${ms('$4')}
-    WHERE d.id = ANY (ARRAY(
+    WHERE d.group_name = $1 AND d.id = ANY (ARRAY(
       SELECT c.id FROM ${s}.transport_deliveries c
       WHERE c.group_name = $1
         AND ((c.state = 'ready' AND c.visible_at <= now()) OR (c.state = 'active' AND c.locked_until < now()))
@@ -217,15 +217,16 @@ export const claim = ({ quoted: s }: SchemaNames, group: string, owner: string, 
   })
 
 /** Every settling statement names the claim it settles: a row that lapsed and was claimed again is not ours any more. */
-const MINE = `id = $1 AND owner = $2 AND attempt = $3 AND state = 'active'`
+const MINE = `group_name = $1 AND id = $2 AND owner = $3 AND attempt = $4 AND state = 'active'`
 
 export interface Claim {
+  group: string
   id: bigint
   owner: string
   attempt: number
 }
 
-const claimValues = (c: Claim) => [c.id.toString(), c.owner, c.attempt]
+const claimValues = (c: Claim) => [c.group, c.id.toString(), c.owner, c.attempt]
 
 /** Done: the row goes. */
 export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query =>
@@ -233,7 +234,7 @@ export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query =>
 
 /** Back to ready after `delayMs`, on the database's clock like every other time here. */
 export const retry = ({ quoted: s }: SchemaNames, c: Claim, delayMs: number): Query => ({
-  text: `UPDATE ${s}.transport_deliveries SET state = 'ready', owner = NULL, locked_until = NULL, visible_at = now() + ${ms('$4')}
+  text: `UPDATE ${s}.transport_deliveries SET state = 'ready', owner = NULL, locked_until = NULL, visible_at = now() + ${ms('$5')}
     WHERE ${MINE}`,
   values: [...claimValues(c), delayMs],
 })
@@ -245,10 +246,10 @@ export const retry = ({ quoted: s }: SchemaNames, c: Claim, delayMs: number): Qu
 export const release = (names: SchemaNames, c: Claim, uncount: boolean): Query => ({
   text: `WITH released AS (
       UPDATE ${names.quoted}.transport_deliveries
-      SET state = 'ready', owner = NULL, locked_until = NULL, attempt = attempt - $4::int
+      SET state = 'ready', owner = NULL, locked_until = NULL, attempt = attempt - $5::int
       WHERE ${MINE} RETURNING group_name
     )
-    ${notifyAfter('released', '$5')}`,
+    ${notifyAfter('released', '$6')}`,
   values: [...claimValues(c), uncount ? 1 : 0, names.messagesChannel],
 })
 
@@ -262,16 +263,22 @@ export function bury(
     text: `WITH dead AS (DELETE FROM ${s}.transport_deliveries WHERE ${MINE} RETURNING *)
       INSERT INTO ${s}.transport_dead_letters
         (id, group_name, type, partition_key, headers, content_type, body, error, attempts, origin)
-      SELECT $4, group_name, type, partition_key, headers, content_type, body, $5::json, $6, $7 FROM dead`,
+      SELECT $5, group_name, type, partition_key, headers, content_type, body, $6::json, $7, $8 FROM dead`,
     values: [...claimValues(c), letter.id, letter.error, letter.attempts, letter.origin],
   }
 }
 
 /** Keeps this member's claims from lapsing while their handlers run. */
-export const extend = ({ quoted: s }: SchemaNames, owner: string, ids: readonly bigint[], lockMs: number): Query => ({
+export const extend = (
+  { quoted: s }: SchemaNames,
+  group: string,
+  owner: string,
+  ids: readonly bigint[],
+  lockMs: number,
+): Query => ({
   text: `UPDATE ${s}.transport_deliveries SET locked_until = now() + ${ms('$3')}
-    WHERE id = ANY ($2::int8[]) AND owner = $1 AND state = 'active'`,
-  values: [owner, ids.map(String), lockMs],
+    WHERE group_name = $4 AND id = ANY ($2::int8[]) AND owner = $1 AND state = 'active'`,
+  values: [owner, ids.map(String), lockMs, group],
 })
 
 export const listDeadLetters = ({ quoted: s }: SchemaNames, group: string, limit: number | null): Query => ({
