@@ -75,11 +75,36 @@ export class NewEntriesRead {
     this.#bytes = encodeCommand('xreadgroup', this.#args)
   }
 
-  /** Sends the read; `take` gets what it brought as soon as the reply is in. */
-  send<T>(redis: Redis, take: (read: [string, ReadEntry[]][]) => T): Promise<T> {
-    const command = new EncodedCommand('xreadgroup', this.#args, this.#bytes)
+  /**
+   * Sends the read; `take` gets what it brought while ioredis reads the reply, before the promise
+   * settles. The promise is settled once `take` returned, and rejected if it threw.
+   */
+  send(redis: Redis, take: (read: [string, ReadEntry[]][]) => void): Promise<unknown> {
+    const command = new TakenRead(this.#args, this.#bytes, take)
     void redis.sendCommand(command)
-    return command.promise.then((reply) => take(entriesOf(reply)))
+    return command.promise
+  }
+}
+
+/**
+ * A read whose entries are taken as its reply is read, not in a turn of the promise after it: at
+ * low rates there is a read per message, and the turn (with everything the socket queued before
+ * it) was on each message's way to its handler.
+ */
+class TakenRead extends EncodedCommand {
+  constructor(
+    args: string[],
+    bytes: Buffer,
+    private readonly take: (read: [string, ReadEntry[]][]) => void,
+  ) {
+    super('xreadgroup', args, bytes)
+  }
+
+  // ioredis calls this with each reply and resolves the promise with what it returns; a throw rejects it.
+  override transformReply(reply: Buffer | Buffer[]): ReturnType<EncodedCommand['transformReply']> {
+    const converted = super.transformReply(reply)
+    this.take(entriesOf(converted))
+    return converted
   }
 }
 
