@@ -10,7 +10,7 @@ import type { Consumer, StopOptions } from '../messaging/types.js'
 import { AckBatcher } from './acks.js'
 import type { RedisDeadLetters } from './dead-letters.js'
 import { F, type Keys } from './keys.js'
-import { claimLeases, heartbeat, leave, releaseLease, renewLeases } from './leases.js'
+import { beat, claimLeases, leave, releaseLease } from './leases.js'
 import { ReadableShards } from './readable.js'
 import { claimPending, ensureGroup, NewEntriesRead, type ReadEntry, readOwnPending } from './streams.js'
 import { type Fields, incomingOf } from './wire.js'
@@ -69,6 +69,9 @@ export class RedisMember implements Consumer {
   #offset: number
   #acks: AckBatcher
   #newEntries: NewEntriesRead | undefined
+  /** Key names made once: a beat names every lease held, four times a second. */
+  readonly #leaseKeys: readonly string[]
+  readonly #membersKey: string
 
   constructor(
     private readonly deps: RedisMemberDeps,
@@ -89,6 +92,8 @@ export class RedisMember implements Consumer {
       deps.logger?.warn?.('redis acknowledgement failed; the entries will be delivered again', { error: error.message, entries }),
     )
     this.#readAhead = subscription.concurrency * 4
+    this.#leaseKeys = Array.from({ length: deps.keys.shards }, (_, shard) => deps.keys.lease(subscription.group, shard))
+    this.#membersKey = deps.keys.members(subscription.group)
   }
 
   get group(): string {
@@ -122,23 +127,16 @@ export class RedisMember implements Consumer {
     } else {
       // Given up: what is in hand stays pending for the next holder of its shard.
       for (const entry of this.#running) entry.abandoned = true
-      for (const shard of this.#held) await releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me)
+      for (const shard of this.#held) await releaseLease(this.deps.redis, this.#leaseKeys[shard] as string, this.#me)
     }
-    await leave(this.deps.redis, this.deps.keys.members(this.group), this.#me).catch(() => {})
+    await leave(this.deps.redis, this.#membersKey, this.#me).catch(() => {})
   }
 
   async #beat(): Promise<void> {
     const { redis, keys, leaseMs } = this.deps
     const held = [...this.#held]
-    const [members, kept] = await Promise.all([
-      heartbeat(redis, keys.members(this.group), this.#me, leaseMs * 2),
-      renewLeases(
-        redis,
-        held.map((shard) => keys.lease(this.group, shard)),
-        this.#me,
-        leaseMs,
-      ),
-    ])
+    const leases = held.map((shard) => this.#leaseKeys[shard] as string)
+    const { members, kept } = await beat(redis, this.#membersKey, leases, this.#me, leaseMs, leaseMs * 2)
     held.forEach((shard, i) => {
       // Not held any more: released meanwhile, so its lease is gone by our own hand.
       if (kept[i] || !this.#held.has(shard)) return
@@ -156,7 +154,7 @@ export class RedisMember implements Consumer {
     const wanted = target - (this.#held.size - this.#releasing.size)
     const taken = await claimLeases(
       redis,
-      free.map((shard) => keys.lease(this.group, shard)),
+      free.map((shard) => this.#leaseKeys[shard] as string),
       this.#me,
       leaseMs,
       wanted,
@@ -200,7 +198,7 @@ export class RedisMember implements Consumer {
       .then(() => this.#scheduler.settled((e) => e.shard === shard))
       // Acknowledgements still on their way would let the next holder take those entries over again.
       .then(() => this.#acks.settled())
-      .then(() => releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me))
+      .then(() => releaseLease(this.deps.redis, this.#leaseKeys[shard] as string, this.#me))
       .catch(() => {})
       .finally(() => {
         this.#held.delete(shard)
