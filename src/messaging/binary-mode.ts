@@ -71,24 +71,46 @@ export function encodeBinary(message: Message, binding: Binding): BinaryMessage 
 
 /**
  * `encodeBinary` with the data already serialized (`createMessageWithJson` gives it). The headers
- * are those of `toCloudEvent` in its order, written field by field: this runs once per message published.
+ * are those of `toCloudEvent` in its order: this runs once per message published.
  * @internal
  */
 export function encodeBinaryJson(message: Message, binding: Binding, json: string): BinaryMessage {
-  const n = HEADER_NAMES[binding]
   const headers: Record<string, string> = {}
-  headers[n.specversion] = '1.0'
-  headers[n.id] = String(message.id)
-  headers[n.source] = String(message.source)
-  headers[n.type] = String(message.type)
-  headers[n.correlationid] = String(message.correlationId)
-  headers[n.causationid] = String(message.causationId)
-  if (message.time !== undefined) headers[n.time] = isoTime(message.time)
-  if (message.subject !== undefined) headers[n.subject] = String(message.subject)
-  if (message.partitionKey !== undefined) headers[n.partitionkey] = String(message.partitionKey)
-  if (message.dataSchemaVersion !== undefined) headers[n.dataschemaversion] = String(message.dataSchemaVersion)
-  if (message.traceparent !== undefined) headers[n.traceparent] = String(message.traceparent)
+  putHeaders(message, HEADER_NAMES[binding], headers, setHeader)
   return { headers, contentType: 'application/json', body: Buffer.from(json) }
+}
+
+/**
+ * The headers `encodeBinaryJson` makes, appended to `into` as name, value, name, value…: the form
+ * a Redis entry's fields take, built without the object in between.
+ * @internal
+ */
+export function appendBinaryHeaders(message: Message, binding: Binding, into: string[]): void {
+  putHeaders(message, HEADER_NAMES[binding], into, pushHeader)
+}
+
+// A target and a function that is no closure: nothing is made per message to receive the headers.
+type PutHeader<T> = (target: T, name: string, value: string) => void
+const setHeader: PutHeader<Record<string, string>> = (headers, name, value) => {
+  headers[name] = value
+}
+const pushHeader: PutHeader<string[]> = (list, name, value) => {
+  list.push(name, value)
+}
+
+// Field by field, in the order of `toCloudEvent`.
+function putHeaders<T>(message: Message, n: HeaderNames, target: T, put: PutHeader<T>): void {
+  put(target, n.specversion, '1.0')
+  put(target, n.id, String(message.id))
+  put(target, n.source, String(message.source))
+  put(target, n.type, String(message.type))
+  put(target, n.correlationid, String(message.correlationId))
+  put(target, n.causationid, String(message.causationId))
+  if (message.time !== undefined) put(target, n.time, isoTime(message.time))
+  if (message.subject !== undefined) put(target, n.subject, String(message.subject))
+  if (message.partitionKey !== undefined) put(target, n.partitionkey, String(message.partitionKey))
+  if (message.dataSchemaVersion !== undefined) put(target, n.dataschemaversion, String(message.dataSchemaVersion))
+  if (message.traceparent !== undefined) put(target, n.traceparent, String(message.traceparent))
 }
 
 function headerText(value: unknown, name: string): string {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { encodedCommand, queueCommand } from './resp.js'
 
 /** Told when Redis did not take a batch: its entries stay pending and will be delivered again. */
 export type AckFailed = (error: Error, entries: number) => void
@@ -13,7 +14,10 @@ export class AckBatcher {
   #pending = new Map<string, string[]>()
   #count = 0
   #scheduled = false
-  #inFlight = new Set<Promise<void>>()
+  /** Batches sent and not answered yet. */
+  #inFlight = 0
+  /** Callers of `settled` waiting for the batches in flight. */
+  #waiting: (() => void)[] = []
 
   constructor(
     private readonly redis: Redis,
@@ -34,9 +38,9 @@ export class AckBatcher {
 
   /** Resolves once every acknowledgement asked for so far has been answered, taken or not. */
   async settled(): Promise<void> {
-    while (this.#scheduled || this.#inFlight.size > 0) {
+    while (this.#scheduled || this.#inFlight > 0) {
       if (this.#scheduled) await new Promise((resolve) => setImmediate(resolve))
-      await Promise.allSettled([...this.#inFlight])
+      else await new Promise<void>((resolve) => this.#waiting.push(resolve))
     }
   }
 
@@ -46,33 +50,53 @@ export class AckBatcher {
     const count = this.#count
     this.#pending = new Map()
     this.#count = 0
-    const sent = batches.size === 1 ? this.#one(batches) : this.#many(batches, count)
-    this.#inFlight.add(sent)
-    const done = () => this.#inFlight.delete(sent)
-    void sent.then(done, done)
+    this.#inFlight++
+    if (batches.size === 1) this.#one(batches)
+    else this.#many(batches, count)
   }
 
-  /** One stream (every flush at low rates): a lone XACK, without a pipeline object. */
-  #one(batches: Map<string, string[]>): Promise<void> {
+  #answered(): void {
+    if (--this.#inFlight > 0) return
+    const waiting = this.#waiting
+    this.#waiting = []
+    for (const wake of waiting) wake()
+  }
+
+  /** One stream (every flush at low rates): a lone XACK, without a pipeline object, its answer the only promise. */
+  #one(batches: Map<string, string[]>): void {
     const [stream, ids] = batches.entries().next().value as [string, string[]]
-    return this.redis.xack(stream, this.group, ...ids).then(
-      () => {},
-      (error: Error) => this.failed(error, ids.length),
+    const command = encodedCommand('xack', [stream, this.group, ...ids])
+    void this.redis.sendCommand(command)
+    command.promise.then(
+      () => this.#answered(),
+      (error: Error) => {
+        try {
+          this.failed(error, ids.length)
+        } finally {
+          this.#answered()
+        }
+      },
     )
   }
 
-  #many(batches: Map<string, string[]>, count: number): Promise<void> {
+  #many(batches: Map<string, string[]>, count: number): void {
     const pipeline = this.redis.pipeline()
-    for (const [stream, ids] of batches) pipeline.xack(stream, this.group, ...ids)
+    for (const [stream, ids] of batches) queueCommand(pipeline, encodedCommand('xack', [stream, this.group, ...ids]))
     const sizes = [...batches.values()].map((ids) => ids.length)
-    return pipeline.exec().then(
-      (results) => {
-        if (results === null) return this.failed(new Error('Redis discarded the acknowledgements'), count)
-        results.forEach(([error], i) => {
-          if (error !== null) this.failed(error, sizes[i] ?? 0)
-        })
-      },
-      (error: Error) => this.failed(error, count),
-    )
+    pipeline
+      .exec()
+      .then(
+        (results) => {
+          if (results === null) return this.failed(new Error('Redis discarded the acknowledgements'), count)
+          results.forEach(([error], i) => {
+            if (error !== null) this.failed(error, sizes[i] ?? 0)
+          })
+        },
+        (error: Error) => this.failed(error, count),
+      )
+      .then(
+        () => this.#answered(),
+        () => this.#answered(),
+      )
   }
 }

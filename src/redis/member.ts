@@ -3,16 +3,16 @@ import { hostname } from 'node:os'
 import type { Redis } from 'ioredis'
 import { repeatUntilAborted, settledWithin, sleep } from '../core/timing.js'
 import type { Logger } from '../core/types.js'
-import { handleDelivery } from '../messaging/delivery.js'
+import { type Outcome, runDelivery } from '../messaging/delivery.js'
 import { KeyedScheduler } from '../messaging/keyed-scheduler.js'
 import type { ResolvedSubscription } from '../messaging/retry.js'
 import type { Consumer, StopOptions } from '../messaging/types.js'
 import { AckBatcher } from './acks.js'
 import type { RedisDeadLetters } from './dead-letters.js'
 import { F, type Keys } from './keys.js'
-import { claimLeases, heartbeat, leave, releaseLease, renewLeases } from './leases.js'
+import { beat, claimLeases, leave, releaseLease } from './leases.js'
 import { ReadableShards } from './readable.js'
-import { claimPending, ensureGroup, readNew, readOwnPending } from './streams.js'
+import { claimPending, ensureGroup, NewEntriesRead, type ReadEntry, readOwnPending } from './streams.js'
 import { type Fields, incomingOf } from './wire.js'
 
 const noop = () => {}
@@ -68,6 +68,10 @@ export class RedisMember implements Consumer {
   #stopping = new AbortController()
   #offset: number
   #acks: AckBatcher
+  #newEntries: NewEntriesRead | undefined
+  /** Key names made once: a beat names every lease held, four times a second. */
+  readonly #leaseKeys: readonly string[]
+  readonly #membersKey: string
 
   constructor(
     private readonly deps: RedisMemberDeps,
@@ -88,6 +92,8 @@ export class RedisMember implements Consumer {
       deps.logger?.warn?.('redis acknowledgement failed; the entries will be delivered again', { error: error.message, entries }),
     )
     this.#readAhead = subscription.concurrency * 4
+    this.#leaseKeys = Array.from({ length: deps.keys.shards }, (_, shard) => deps.keys.lease(subscription.group, shard))
+    this.#membersKey = deps.keys.members(subscription.group)
   }
 
   get group(): string {
@@ -121,23 +127,16 @@ export class RedisMember implements Consumer {
     } else {
       // Given up: what is in hand stays pending for the next holder of its shard.
       for (const entry of this.#running) entry.abandoned = true
-      for (const shard of this.#held) await releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me)
+      for (const shard of this.#held) await releaseLease(this.deps.redis, this.#leaseKeys[shard] as string, this.#me)
     }
-    await leave(this.deps.redis, this.deps.keys.members(this.group), this.#me).catch(() => {})
+    await leave(this.deps.redis, this.#membersKey, this.#me).catch(() => {})
   }
 
   async #beat(): Promise<void> {
     const { redis, keys, leaseMs } = this.deps
     const held = [...this.#held]
-    const [members, kept] = await Promise.all([
-      heartbeat(redis, keys.members(this.group), this.#me, leaseMs * 2),
-      renewLeases(
-        redis,
-        held.map((shard) => keys.lease(this.group, shard)),
-        this.#me,
-        leaseMs,
-      ),
-    ])
+    const leases = held.map((shard) => this.#leaseKeys[shard] as string)
+    const { members, kept } = await beat(redis, this.#membersKey, leases, this.#me, leaseMs, leaseMs * 2)
     held.forEach((shard, i) => {
       // Not held any more: released meanwhile, so its lease is gone by our own hand.
       if (kept[i] || !this.#held.has(shard)) return
@@ -155,7 +154,7 @@ export class RedisMember implements Consumer {
     const wanted = target - (this.#held.size - this.#releasing.size)
     const taken = await claimLeases(
       redis,
-      free.map((shard) => keys.lease(this.group, shard)),
+      free.map((shard) => this.#leaseKeys[shard] as string),
       this.#me,
       leaseMs,
       wanted,
@@ -199,7 +198,7 @@ export class RedisMember implements Consumer {
       .then(() => this.#scheduler.settled((e) => e.shard === shard))
       // Acknowledgements still on their way would let the next holder take those entries over again.
       .then(() => this.#acks.settled())
-      .then(() => releaseLease(this.deps.redis, this.deps.keys.lease(this.group, shard), this.#me))
+      .then(() => releaseLease(this.deps.redis, this.#leaseKeys[shard] as string, this.#me))
       .catch(() => {})
       .finally(() => {
         this.#held.delete(shard)
@@ -232,24 +231,29 @@ export class RedisMember implements Consumer {
         // Up to the read-ahead from each stream (COUNT is per stream): with `concurrency` each, a
         // read brought ~250 entries at full speed, and the cost of each read and its
         // acknowledgements showed per message (CPU per message 0.79× with reads four times larger).
-        const reading = readNew(this.#reader, streams, this.group, this.#me, this.#readAhead)
+        if (this.#newEntries?.streams !== streams)
+          this.#newEntries = new NewEntriesRead(streams, this.group, this.#me, this.#readAhead)
+        const reading = this.#newEntries.send(this.#reader, (read) => this.#take(read, shards, streams))
         this.#reading = { shards, done: reading }
-        const read = await reading
-        // The connection dropped meanwhile: what this read brought is in our pending list too, and
-        // the recovery takes it there, in order after whatever the lost reply held.
-        if (this.#recover) continue
-        for (const [stream, entries] of read) {
-          const shard = shards[streams.indexOf(stream)] as number
-          // Released meanwhile: leave it pending, the next holder takes it over.
-          if (!this.#readable.has(shard)) continue
-          for (const e of entries) this.#push(stream, shard, e)
-        }
+        await reading
       } catch (error) {
         if (this.#stopping.signal.aborted) return
         this.deps.logger?.debug?.('redis read failed', { error: (error as Error).message })
         this.#recover = true
         await sleep(200)
       }
+    }
+  }
+
+  #take(read: [string, ReadEntry[]][], shards: readonly number[], streams: readonly string[]): void {
+    // The connection dropped meanwhile: what this read brought is in our pending list too, and
+    // the recovery takes it there, in order after whatever the lost reply held.
+    if (this.#recover) return
+    for (const [stream, entries] of read) {
+      const shard = shards[streams.indexOf(stream)] as number
+      // Released meanwhile: leave it pending, the next holder takes it over.
+      if (!this.#readable.has(shard)) continue
+      for (const e of entries) this.#push(stream, shard, e)
     }
   }
 
@@ -285,15 +289,25 @@ export class RedisMember implements Consumer {
     this.#scheduler.push(e.fields[F.partitionKey], entry)
   }
 
-  /** One async function per entry, the handling inline: a second one cost a promise per message. */
-  async #run(entry: Entry): Promise<void> {
+  #run(entry: Entry): Promise<void> | undefined {
     this.#backlog--
     if (this.#backlog < this.#readAhead) this.#room?.()
+    if (this.#skips(entry.fields)) return void this.#ack(entry)
+    const outcome = runDelivery(incomingOf(entry.fields), 'kafka', entry.attempt, this.subscription)
+    // A handler that returned no promise and succeeded: settled now, with no promise made.
+    if (!(outcome instanceof Promise) && outcome.kind === 'ack') return void this.#ack(entry)
+    return this.#settle(entry, outcome)
+  }
+
+  /** The rest of `#run`: waits for the handler, retries in place, dead-letters. */
+  async #settle(entry: Entry, first: Outcome | Promise<Outcome>): Promise<void> {
     this.#running.add(entry)
     try {
-      if (this.#skips(entry.fields)) return this.#ack(entry)
       for (let attempt = entry.attempt; ; attempt++) {
-        const outcome = await handleDelivery(incomingOf(entry.fields), 'kafka', attempt, this.subscription)
+        const outcome =
+          attempt === entry.attempt
+            ? await first
+            : await runDelivery(incomingOf(entry.fields), 'kafka', attempt, this.subscription)
         if (entry.abandoned || outcome.kind === 'abandoned') return
         if (outcome.kind === 'ack') return this.#ack(entry)
         if (outcome.kind === 'dead') {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { EncodedCommand, encodeCommand } from './resp.js'
 import { type Fields, fieldsOf } from './wire.js'
 
 export interface ReadEntry {
@@ -54,17 +55,57 @@ async function countDeliveries(redis: Redis, stream: string, group: string, me: 
   for (const entry of entries) entry.deliveries = deliveries.get(entry.id) ?? 1
 }
 
-/** Blocks up to half a second for entries never delivered to the group. */
-export function readNew(
-  redis: Redis,
-  streams: readonly string[],
-  group: string,
-  me: string,
-  count: number,
-): Promise<[string, ReadEntry[]][]> {
-  const ids = streams.map(() => '>')
-  // A `then`, not an async function: this runs once per message at low rates, and each promise costs.
-  return redis.xreadgroup('GROUP', group, me, 'COUNT', count, 'BLOCK', 500, 'STREAMS', ...streams, ...ids).then(entriesOf)
+/**
+ * The read of entries never delivered to the group, blocking up to half a second: made for one set
+ * of streams and sent again for every read until the set changes, its bytes encoded once (a
+ * read per message at low rates, 40 arguments with the default 16 shards).
+ */
+export class NewEntriesRead {
+  readonly #args: string[]
+  readonly #bytes: Buffer
+
+  constructor(
+    readonly streams: readonly string[],
+    group: string,
+    me: string,
+    count: number,
+  ) {
+    const ids = streams.map(() => '>')
+    this.#args = ['GROUP', group, me, 'COUNT', String(count), 'BLOCK', '500', 'STREAMS', ...streams, ...ids]
+    this.#bytes = encodeCommand('xreadgroup', this.#args)
+  }
+
+  /**
+   * Sends the read; `take` gets what it brought while ioredis reads the reply, before the promise
+   * settles. The promise is settled once `take` returned, and rejected if it threw.
+   */
+  send(redis: Redis, take: (read: [string, ReadEntry[]][]) => void): Promise<unknown> {
+    const command = new TakenRead(this.#args, this.#bytes, take)
+    void redis.sendCommand(command)
+    return command.promise
+  }
+}
+
+/**
+ * A read whose entries are taken as its reply is read, not in a turn of the promise after it: at
+ * low rates there is a read per message, and the turn (with everything the socket queued before
+ * it) was on each message's way to its handler.
+ */
+class TakenRead extends EncodedCommand {
+  constructor(
+    args: string[],
+    bytes: Buffer,
+    private readonly take: (read: [string, ReadEntry[]][]) => void,
+  ) {
+    super('xreadgroup', args, bytes)
+  }
+
+  // ioredis calls this with each reply and resolves the promise with what it returns; a throw rejects it.
+  override transformReply(reply: Buffer | Buffer[]): ReturnType<EncodedCommand['transformReply']> {
+    const converted = super.transformReply(reply)
+    this.take(entriesOf(converted))
+    return converted
+  }
 }
 
 /**

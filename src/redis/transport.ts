@@ -1,14 +1,14 @@
 import type { Redis } from 'ioredis'
 import type { Logger } from '../core/types.js'
-import { encodeBinaryJson } from '../messaging/binary-mode.js'
-import { createMessageWithJson, type OutgoingMessage } from '../messaging/envelope.js'
+import { createMessageWithJson, type Message, type OutgoingMessage } from '../messaging/envelope.js'
 import { TransportClosedError, TransportUnavailableError } from '../messaging/errors.js'
 import { resolveSubscription } from '../messaging/retry.js'
 import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCapabilities } from '../messaging/types.js'
 import { RedisDeadLetters } from './dead-letters.js'
 import type { Keys } from './keys.js'
 import { RedisMember } from './member.js'
-import { entryOf } from './wire.js'
+import { type EncodedCommand, encodedCommand, queueCommand } from './resp.js'
+import { xaddArgs } from './wire.js'
 
 export interface RedisSettings {
   keys: Keys
@@ -32,6 +32,9 @@ export class RedisTransport implements Transport {
   }
   readonly deadLetters: RedisDeadLetters
   #members = new Set<RedisMember>()
+  /** The shards' stream names and the trimming bound, made once rather than per message published. */
+  readonly #streams: readonly string[]
+  readonly #maxLength: string
   #closed = false
 
   constructor(
@@ -39,35 +42,42 @@ export class RedisTransport implements Transport {
     private readonly settings: RedisSettings,
   ) {
     this.deadLetters = new RedisDeadLetters(redis, settings.keys)
+    this.#streams = Array.from({ length: settings.keys.shards }, (_, shard) => settings.keys.shardStream(shard))
+    this.#maxLength = String(settings.maxLength)
   }
 
-  async publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
-    this.#checkOpen()
-    const { keys, source, maxLength } = this.settings
-    // Every message is checked (and encoded) before anything is sent: a bad one fails the batch whole.
-    const created = messages.map((m, i) => createMessageWithJson(m, source, i))
-    const entries = created.map(({ message, json }) => ({
-      stream: keys.shardStream(keys.shardOf(message.partitionKey ?? message.id)),
-      fields: entryOf(encodeBinaryJson(message, 'kafka', json)),
-    }))
-    // Approximate trimming: cheap, and the bound is what keeps memory finite (see `maxLength`).
-    const trim = ['MAXLEN', '~', maxLength, '*'] as const
-    const [single] = entries
-    if (entries.length === 1 && single !== undefined) {
+  /** Not async, and one promise for a single message: a request/reply waits for each publish in turn. */
+  publish(messages: readonly OutgoingMessage[]): Promise<PublishResult> {
+    let commands: EncodedCommand[]
+    let result: PublishResult
+    try {
+      this.#checkOpen()
+      // Every message is checked (and encoded) before anything is sent: a bad one fails the batch whole.
+      const created = messages.map((m, i) => createMessageWithJson(m, this.settings.source, i))
+      commands = created.map(({ message, json }) => encodedCommand('xadd', this.#xaddArgs(message, json)))
+      result = { ids: created.map((c) => c.message.id) }
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const [single] = commands
+    if (commands.length === 1 && single !== undefined) {
       // One XADD is atomic by itself: MULTI and EXEC around it were two more commands and a
       // transaction object on the path of every single publish (the latency of a request/reply).
-      await this.redis.xadd(single.stream, ...trim, ...single.fields).catch((cause: unknown) => {
-        throw new TransportUnavailableError('Redis did not take the messages', cause)
-      })
-    } else {
-      const batch = this.redis.multi()
-      for (const { stream, fields } of entries) batch.xadd(stream, ...trim, ...fields)
-      const results = await batch.exec()
-      const failed = results?.find(([error]) => error !== null)
-      if (results === null || failed !== undefined)
-        throw new TransportUnavailableError('Redis did not take the messages', failed?.[0])
+      void this.redis.sendCommand(single)
+      return single.promise.then(() => result, notTaken)
     }
-    return { ids: created.map((c) => c.message.id) }
+    const batch = this.redis.multi()
+    for (const command of commands) queueCommand(batch, command)
+    return batch.exec().then((results) => {
+      const failed = results?.find(([error]) => error !== null)
+      if (results === null || failed !== undefined) return notTaken(failed?.[0])
+      return result
+    })
+  }
+
+  #xaddArgs(message: Message, json: string): string[] {
+    const stream = this.#streams[this.settings.keys.shardOf(message.partitionKey ?? message.id)] as string
+    return xaddArgs(stream, this.#maxLength, message, json)
   }
 
   async subscribe(options: SubscribeOptions): Promise<Consumer> {
@@ -91,4 +101,8 @@ export class RedisTransport implements Transport {
   #checkOpen(): void {
     if (this.#closed) throw new TransportClosedError()
   }
+}
+
+function notTaken(cause: unknown): never {
+  throw new TransportUnavailableError('Redis did not take the messages', cause)
 }

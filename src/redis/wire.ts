@@ -1,4 +1,5 @@
-import type { BinaryMessage, IncomingBinaryMessage } from '../messaging/binary-mode.js'
+import { appendBinaryHeaders, type IncomingBinaryMessage } from '../messaging/binary-mode.js'
+import type { Message } from '../messaging/envelope.js'
 import { F } from './keys.js'
 
 /** A stream entry's fields, as Redis returns them: [name, value, name, value…]. */
@@ -14,13 +15,16 @@ export function flatten(fields: Fields): string[] {
   return Object.entries(fields).flat()
 }
 
-/** An entry's fields as XADD takes them, built straight from the message (once per message published). */
-export function entryOf(message: BinaryMessage): string[] {
-  const flat: string[] = []
-  for (const name of Object.keys(message.headers)) flat.push(name, message.headers[name] as string)
-  flat.push(F.data, message.body.toString('utf8'))
-  if (message.contentType !== undefined) flat.push(F.contentType, message.contentType)
-  return flat
+/**
+ * The arguments of the XADD of one message, its fields built straight from the message (once per
+ * message published): the attributes as `ce_` fields, then the data, then its content type.
+ */
+export function xaddArgs(stream: string, maxLength: string, message: Message, json: string): string[] {
+  // Approximate trimming: cheap, and the bound is what keeps memory finite (see `maxLength`).
+  const args = [stream, 'MAXLEN', '~', maxLength, '*']
+  appendBinaryHeaders(message, 'kafka', args)
+  args.push(F.data, json, F.contentType, 'application/json')
+  return args
 }
 
 /**

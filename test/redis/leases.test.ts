@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import { afterAll, expect, it } from 'vitest'
-import { claimLeases, releaseLease, renewLeases } from '../../src/redis/leases.js'
+import { beat, claimLeases, releaseLease } from '../../src/redis/leases.js'
 import { unique } from '../messaging/conformance/helpers.js'
 import { REDIS_URL } from '../messaging/conformance/transports.js'
 import { deleteKeys } from './admin.js'
@@ -26,18 +26,23 @@ it('claims free leases in the order given, no more than asked, skipping those an
   expect(await claimLeases(redis, leases, 'third', 10_000, 0)).toEqual([])
 })
 
-it('renews only the leases still ours, in one call, and says which', async () => {
+it('beats in one call: counts the live members, forgets the dead, renews only the leases still ours and says which', async () => {
+  const members = `${prefix}:members`
   const leases = keys('renew', 3)
   expect(await claimLeases(redis, leases, 'me', 200, 3)).toEqual([0, 1, 2])
   // One ran out and went to another member; one ran out and is free.
   await redis.set(leases[1] as string, 'other', 'PX', 10_000)
   await redis.del(leases[2] as string)
-  expect(await renewLeases(redis, leases, 'me', 10_000)).toEqual([true, false, false])
+  // A live member and a dead one (its heartbeat ran out).
+  await redis.zadd(members, Date.now() + 10_000, 'alive', Date.now() - 1, 'dead')
+  expect(await beat(redis, members, leases, 'me', 10_000, 20_000)).toEqual({ members: 2, kept: [true, false, false] })
   expect(await redis.pttl(leases[0] as string)).toBeGreaterThan(9_000)
   expect(await redis.get(leases[1] as string)).toBe('other')
   // Renewing never takes a free lease.
   expect(await redis.exists(leases[2] as string)).toBe(0)
-  expect(await renewLeases(redis, [], 'me', 10_000)).toEqual([])
+  expect(await redis.zrange(members, 0, -1)).toEqual(['alive', 'me'])
+  expect(Number(await redis.zscore(members, 'me'))).toBeGreaterThan(Date.now() + 19_000)
+  expect(await beat(redis, members, [], 'me', 10_000, 20_000)).toEqual({ members: 2, kept: [] })
 })
 
 it('releases a lease only if it is still ours', async () => {
