@@ -53,15 +53,29 @@ export type Listen = (onMessage: (sentAt: number) => void) => Promise<() => Prom
 
 /**
  * Send → handler latency at a steady offered load: `send` is called `rate` times a second for
- * `seconds`, each message carrying its send time, and the listener reports when each arrives.
+ * `warmupSeconds` and then `seconds`, each message carrying its send time, and the listener
+ * reports when each arrives. Only messages sent after the warm-up are timed: whichever side ran
+ * first paid for the first few hundred messages after a throughput run (JIT, buffers, the
+ * broker's own state), about 1.5× the steady latency, on either side.
  */
-export async function latencyAtRate(rate: number, seconds: number, listen: Listen, send: () => Promise<unknown>) {
+export async function latencyAtRate(
+  rate: number,
+  seconds: number,
+  listen: Listen,
+  send: () => Promise<unknown>,
+  warmupSeconds = 1.5,
+) {
   const samples: number[] = []
-  const stop = await listen((sentAt) => samples.push(now() - sentAt))
+  const warmup = Math.round(rate * warmupSeconds)
   const total = rate * seconds
+  let timedFrom = Number.POSITIVE_INFINITY
+  const stop = await listen((sentAt) => {
+    if (sentAt >= timedFrom) samples.push(now() - sentAt)
+  })
   const started = now()
   const inFlight: Promise<unknown>[] = []
-  for (let i = 0; i < total; i++) {
+  for (let i = 0; i < warmup + total; i++) {
+    if (i === warmup) timedFrom = now()
     inFlight.push(send())
     await sleep(Math.max(0, started + ((i + 1) * 1000) / rate - now()))
   }
