@@ -32,15 +32,14 @@ interface Unacked {
 
 export const PULL_EXPIRES_MS = 2_000
 /**
- * A pull still open this long after its expiry is over, whether or not the server said so: ask
- * again. The server's 408 for an expired pull does not always reach us: none comes for a pull lost
- * with the connection, and in a latency bench (server 2.9.10) one shard's messages published
- * between 2.0 and 2.94 s after its pull all arrived at about 3.0 s, when the old second of grace
- * ran out: the NATS p99 outliers of 360–640 ms. The margin covers the pull's way to the server,
- * which starts its clock on receipt: a pull asked for a little early only overlaps the old one,
- * and whatever either brings is taken.
+ * When the next pull goes out, the open one still running: a shard always has a pull waiting on
+ * the server, and no message waits for the end of one to be noticed. Noticing it was the weak
+ * spot: the server's 408 for an expired pull did not always reach us (none comes for a pull lost
+ * with the connection, and in a latency bench on server 2.9.10 a shard's messages published after
+ * its pull expired arrived only when our fallback timer ran out, a second later, then 100 ms: the
+ * NATS p99 outliers). The two overlap for the rest of the old one's time; what either brings is taken.
  */
-export const PULL_LOST_MS = PULL_EXPIRES_MS + 100
+export const PULL_RENEW_MS = PULL_EXPIRES_MS - 250
 const MAX_BATCH = 256
 /** How often a held-back shard asks its consumer whether every pending message is ours yet. */
 const CHECK_MS = 100
@@ -75,8 +74,12 @@ export class ShardReader {
   #nextDseq = 0
   #checking = false
   #active = true
-  /** Messages the open pull may still bring; 0 when none is open. */
+  /** Messages the current pull may still bring; 0 when none is open. */
   #asked = 0
+  /** Pulls sent so far: each one's replies come to `<inbox>.<its number>`. */
+  #pulls = 0
+  /** Where the current pull's replies come. */
+  #currentReply = ''
   #pullTimer: NodeJS.Timeout | undefined
   readonly #inbox = createInbox()
   /**
@@ -92,7 +95,7 @@ export class ShardReader {
     private readonly source: ShardSource,
     private readonly deps: ShardReaderDeps,
   ) {
-    this.#sub = source.nc.subscribe(this.#inbox, { callback: (error, msg) => this.#onMessage(error, msg) })
+    this.#sub = source.nc.subscribe(`${this.#inbox}.*`, { callback: (error, msg) => this.#onMessage(error, msg) })
     void this.#check()
     this.#pull()
   }
@@ -163,17 +166,18 @@ export class ShardReader {
       return
     }
     this.#asked = batch
+    this.#currentReply = `${this.#inbox}.${++this.#pulls}`
     const request = JSON.stringify({ batch, expires: PULL_EXPIRES_MS * NANOS_PER_MS })
     try {
-      this.source.nc.publish(this.source.pullSubject, request, { reply: this.#inbox })
+      this.source.nc.publish(this.source.pullSubject, request, { reply: this.#currentReply })
     } catch (error) {
       // Closing, or the connection is down for good: ask again shortly if still reading.
       this.deps.logger?.debug?.('nats pull failed', { shard: this.shard, error: (error as Error).message })
     }
-    this.#pullEnds(PULL_LOST_MS)
+    this.#pullEnds(PULL_RENEW_MS)
   }
 
-  /** Forgets the open pull after `ms` (lost, refused or ended) and asks again. */
+  /** Forgets the current pull after `ms` (about to expire, refused or ended) and asks again. */
   #pullEnds(ms: number): void {
     clearTimeout(this.#pullTimer)
     if (ms > 0) {
@@ -187,12 +191,16 @@ export class ShardReader {
   #onMessage(error: Error | null, msg: Msg): void {
     if (error !== null) {
       this.deps.logger?.debug?.('nats subscription error', { error: error.message })
-    } else if (!Delivery.isDelivery(msg)) {
+      return
+    }
+    // An earlier pull's replies: its messages count, its end does not (the current one is open).
+    const current = msg.subject === this.#currentReply
+    if (!Delivery.isDelivery(msg)) {
       // A status: 408 ends a pull that expired; others refuse it (too many pulls waiting, no consumer).
-      this.#pullEnds(msg.headers?.code === 408 ? 0 : REFUSED_MS)
+      if (current) this.#pullEnds(msg.headers?.code === 408 ? 0 : REFUSED_MS)
     } else {
       this.#receive(new Delivery(msg))
-      if (this.#asked > 0 && --this.#asked === 0) this.#pullEnds(0)
+      if (current && this.#asked > 0 && --this.#asked === 0) this.#pullEnds(0)
     }
   }
 

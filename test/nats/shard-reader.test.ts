@@ -1,20 +1,43 @@
 import type { ConsumerInfo } from '@nats-io/jetstream'
-import type { NatsConnection } from '@nats-io/transport-node'
+import type { Msg, NatsConnection } from '@nats-io/transport-node'
 import { afterEach, beforeEach, expect, it, vi } from 'vitest'
-import { PULL_EXPIRES_MS, PULL_LOST_MS, ShardReader } from '../../src/nats/shard-reader.js'
+import { PULL_EXPIRES_MS, PULL_RENEW_MS, ShardReader } from '../../src/nats/shard-reader.js'
 
-// A connection that takes pulls and never answers them: no messages, and no 408 when they expire.
+// A connection that takes pulls and answers only when told to: no 408 comes by itself.
 function silentServer() {
   const pulls: number[] = []
+  const replies: string[] = []
+  let onMessage: ((error: Error | null, msg: Msg) => void) | undefined
   const nc = {
-    subscribe: () => ({ drain: async () => {} }),
-    publish: (subject: string) => {
-      if (subject === 'pull') pulls.push(Date.now())
+    subscribe: (_subject: string, options: { callback: typeof onMessage }) => {
+      onMessage = options.callback
+      return { drain: async () => {} }
+    },
+    publish: (subject: string, _data: unknown, options: { reply: string }) => {
+      if (subject !== 'pull') return
+      pulls.push(Date.now())
+      replies.push(options.reply)
     },
   } as unknown as NatsConnection
   const info = async () => ({ num_ack_pending: 0, delivered: { consumer_seq: 0 } }) as ConsumerInfo
-  return { pulls, source: { nc, pullSubject: 'pull', info } }
+  /** A message on `reply`: a delivery of stream (and delivery) sequence `seq`, or a status `code`. */
+  const deliver = (reply: string, seq?: number, code?: number) => {
+    const msg =
+      seq === undefined
+        ? { subject: reply, data: new Uint8Array(), headers: { code } }
+        : { subject: reply, reply: `$JS.ACK.s.c.1.${seq}.${seq}.0.0`, data: new Uint8Array(), headers: undefined }
+    onMessage?.(null, msg as unknown as Msg)
+  }
+  return { pulls, replies, deliver, source: { nc, pullSubject: 'pull', info } }
 }
+
+const deps = (ready: number[] = []) => ({
+  room: () => 16,
+  starved: () => {},
+  ready: (_: ShardReader, messages: { seq: number }[]) => void ready.push(...messages.map((m) => m.seq)),
+  ack: () => {},
+  logger: undefined,
+})
 
 beforeEach(() => {
   vi.useFakeTimers()
@@ -24,25 +47,37 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
-it('asks again soon after a pull expires, on its own clock, when the server never says it expired', async () => {
+it('asks again before the open pull expires, on its own clock: the server never has to say it expired', async () => {
   const { pulls, source } = silentServer()
-  const reader = new ShardReader(0, source, {
-    room: () => 16,
-    starved: () => {},
-    ready: () => {},
-    ack: () => {},
-    logger: undefined,
-  })
+  const reader = new ShardReader(0, source, deps())
   const started = Date.now()
   expect(pulls).toHaveLength(1)
 
-  await vi.advanceTimersByTimeAsync(PULL_EXPIRES_MS)
+  await vi.advanceTimersByTimeAsync(PULL_RENEW_MS - 1)
   expect(pulls).toHaveLength(1)
-  await vi.advanceTimersByTimeAsync(PULL_LOST_MS - PULL_EXPIRES_MS)
+  await vi.advanceTimersByTimeAsync(1)
   expect(pulls).toHaveLength(2)
-  // Within a tenth of the expiry: a shard never waits long past it for messages to be asked for.
-  expect(pulls[1]! - started).toBeLessThanOrEqual(PULL_EXPIRES_MS * 1.1)
-  await vi.advanceTimersByTimeAsync(PULL_LOST_MS)
+  // No moment without a pull waiting on the server.
+  expect(pulls[1]! - started).toBeLessThan(PULL_EXPIRES_MS)
+  await vi.advanceTimersByTimeAsync(PULL_RENEW_MS)
+  expect(pulls).toHaveLength(3)
+  await reader.deactivate()
+})
+
+it("an earlier pull's end does not end the current one; its messages still count", async () => {
+  const { pulls, replies, source, deliver } = silentServer()
+  const ready: number[] = []
+  const reader = new ShardReader(0, source, deps(ready))
+  await vi.advanceTimersByTimeAsync(PULL_RENEW_MS)
+  expect(pulls).toHaveLength(2)
+  // The first pull expires on the server: its 408 must not make a third pull.
+  deliver(replies[0]!, undefined, 408)
+  expect(pulls).toHaveLength(2)
+  // A message the first pull brought late is taken all the same.
+  deliver(replies[0]!, 1)
+  expect(ready).toEqual([1])
+  // The current pull's 408 ends it: the next goes out at once.
+  deliver(replies[1]!, undefined, 408)
   expect(pulls).toHaveLength(3)
   await reader.deactivate()
 })
