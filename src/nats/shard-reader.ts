@@ -76,9 +76,9 @@ export class ShardReader {
   #active = true
   /** Messages the current pull may still bring; 0 when none is open. */
   #asked = 0
-  /** Pulls sent so far: each one's replies come to `<inbox>.<its number>`. */
+  /** Pulls sent so far: each one's statuses come to `<inbox>.<its number>`. */
   #pulls = 0
-  /** Where the current pull's replies come. */
+  /** Where the current pull's statuses come. */
   #currentReply = ''
   #pullTimer: NodeJS.Timeout | undefined
   readonly #inbox = createInbox()
@@ -193,14 +193,15 @@ export class ShardReader {
       this.deps.logger?.debug?.('nats subscription error', { error: error.message })
       return
     }
-    // An earlier pull's replies: its messages count, its end does not (the current one is open).
-    const current = msg.subject === this.#currentReply
     if (!Delivery.isDelivery(msg)) {
-      // A status: 408 ends a pull that expired; others refuse it (too many pulls waiting, no consumer).
-      if (current) this.#pullEnds(msg.headers?.code === 408 ? 0 : REFUSED_MS)
+      // A status, on the subject of the pull it ends: 408 for one that expired, others refuse it
+      // (too many pulls waiting, no consumer). An earlier pull's end leaves the current one open.
+      if (msg.subject === this.#currentReply) this.#pullEnds(msg.headers?.code === 408 ? 0 : REFUSED_MS)
     } else {
+      // A delivery comes on the message's own subject, whichever pull it answers: all count
+      // against the current one. A late one of an earlier pull at worst ends it early: one more pull.
       this.#receive(new Delivery(msg))
-      if (current && this.#asked > 0 && --this.#asked === 0) this.#pullEnds(0)
+      if (this.#asked > 0 && --this.#asked === 0) this.#pullEnds(0)
     }
   }
 

@@ -20,12 +20,15 @@ function silentServer() {
     },
   } as unknown as NatsConnection
   const info = async () => ({ num_ack_pending: 0, delivered: { consumer_seq: 0 } }) as ConsumerInfo
-  /** A message on `reply`: a delivery of stream (and delivery) sequence `seq`, or a status `code`. */
+  /**
+   * An answer to the pull that went to `reply`: a status `code`, which comes on that subject, or a
+   * delivery of stream (and delivery) sequence `seq`, which comes on the message's own subject.
+   */
   const deliver = (reply: string, seq?: number, code?: number) => {
     const msg =
       seq === undefined
         ? { subject: reply, data: new Uint8Array(), headers: { code } }
-        : { subject: reply, reply: `$JS.ACK.s.c.1.${seq}.${seq}.0.0`, data: new Uint8Array(), headers: undefined }
+        : { subject: 'events.0', reply: `$JS.ACK.s.c.1.${seq}.${seq}.0.0`, data: new Uint8Array(), headers: undefined }
     onMessage?.(null, msg as unknown as Msg)
   }
   return { pulls, replies, deliver, source: { nc, pullSubject: 'pull', info } }
@@ -64,7 +67,7 @@ it('asks again before the open pull expires, on its own clock: the server never 
   await reader.deactivate()
 })
 
-it("an earlier pull's end does not end the current one; its messages still count", async () => {
+it("an earlier pull's end does not end the current one; its messages are taken", async () => {
   const { pulls, replies, source, deliver } = silentServer()
   const ready: number[] = []
   const reader = new ShardReader(0, source, deps(ready))
@@ -75,9 +78,22 @@ it("an earlier pull's end does not end the current one; its messages still count
   expect(pulls).toHaveLength(2)
   // A message the first pull brought late is taken all the same.
   deliver(replies[0]!, 1)
+  expect(pulls).toHaveLength(2)
   expect(ready).toEqual([1])
   // The current pull's 408 ends it: the next goes out at once.
   deliver(replies[1]!, undefined, 408)
   expect(pulls).toHaveLength(3)
+  await reader.deactivate()
+})
+
+it('a pull answered in full is followed by the next at once (deliveries count, whatever their subject)', async () => {
+  const { pulls, replies, source, deliver } = silentServer()
+  const reader = new ShardReader(0, source, deps())
+  await vi.advanceTimersByTimeAsync(10)
+  // The first pull asks for a full batch (256): the shard starts held back, reading whatever its room.
+  for (let seq = 1; seq < 256; seq++) deliver(replies[0]!, seq)
+  expect(pulls).toHaveLength(1)
+  deliver(replies[0]!, 256)
+  expect(pulls).toHaveLength(2)
   await reader.deactivate()
 })
