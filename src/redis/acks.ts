@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { encodedCommand, queueCommand } from './resp.js'
+import { encodedCommand, queueCommand, send } from './resp.js'
 
 /** Told when Redis did not take a batch: its entries stay pending and will be delivered again. */
 export type AckFailed = (error: Error, entries: number) => void
@@ -66,8 +66,7 @@ export class AckBatcher {
   #one(batches: Map<string, string[]>): void {
     const [stream, ids] = batches.entries().next().value as [string, string[]]
     const command = encodedCommand('xack', [stream, this.group, ...ids])
-    void this.redis.sendCommand(command)
-    command.promise.then(
+    send(this.redis, command).then(
       () => this.#answered(),
       (error: Error) => {
         try {

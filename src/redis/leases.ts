@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { encodedCommand } from './resp.js'
+import { encodedCommand, send } from './resp.js'
 
 // Compare-and-act in Lua: between a GET and a PEXPIRE or DEL another member could have taken the lease.
 // Each takes every lease of a beat in one round trip: one call per shard made a beat 16 round trips
@@ -60,8 +60,7 @@ export async function beat(
     String(now),
     String(leaseTtlMs),
   ])
-  void redis.sendCommand(command)
-  const [members = 0, ...kept] = (await command.promise) as number[]
+  const [members = 0, ...kept] = (await send(redis, command)) as number[]
   return { members: members > 0 ? members : 1, kept: kept.map((k) => k === 1) }
 }
 

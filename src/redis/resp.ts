@@ -1,4 +1,4 @@
-import { type ChainableCommander, Command, type Pipeline } from 'ioredis'
+import { type ChainableCommander, Command, type Pipeline, type Redis } from 'ioredis'
 
 const CR = 13
 const LF = 10
@@ -30,6 +30,12 @@ export class EncodedCommand extends Command {
 /** The command, its bytes encoded at once. */
 export function encodedCommand(name: string, args: string[]): EncodedCommand {
   return new EncodedCommand(name, args, encodeCommand(name, args))
+}
+
+/** Sends the command; its answer (ioredis returns the command's promise, typed as nothing in particular). */
+export function send(redis: Redis, command: EncodedCommand): Promise<unknown> {
+  void redis.sendCommand(command)
+  return command.promise
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { EncodedCommand, encodeCommand } from './resp.js'
+import { EncodedCommand, encodeCommand, send } from './resp.js'
 import { type Fields, fieldsOf } from './wire.js'
 
 export interface ReadEntry {
@@ -80,9 +80,7 @@ export class NewEntriesRead {
    * settles. The promise is settled once `take` returned, and rejected if it threw.
    */
   send(redis: Redis, take: (read: [string, ReadEntry[]][]) => void): Promise<unknown> {
-    const command = new TakenRead(this.#args, this.#bytes, take)
-    void redis.sendCommand(command)
-    return command.promise
+    return send(redis, new TakenRead(this.#args, this.#bytes, take))
   }
 }
 

@@ -7,7 +7,7 @@ import type { Consumer, PublishResult, SubscribeOptions, Transport, TransportCap
 import { RedisDeadLetters } from './dead-letters.js'
 import type { Keys } from './keys.js'
 import { RedisMember } from './member.js'
-import { type EncodedCommand, encodedCommand, queueCommand } from './resp.js'
+import { type EncodedCommand, encodedCommand, queueCommand, send } from './resp.js'
 import { xaddArgs } from './wire.js'
 
 export interface RedisSettings {
@@ -63,8 +63,7 @@ export class RedisTransport implements Transport {
     if (commands.length === 1 && single !== undefined) {
       // One XADD is atomic by itself: MULTI and EXEC around it were two more commands and a
       // transaction object on the path of every single publish (the latency of a request/reply).
-      void this.redis.sendCommand(single)
-      return single.promise.then(() => result, notTaken)
+      return send(this.redis, single).then(() => result, notTaken)
     }
     const batch = this.redis.multi()
     for (const command of commands) queueCommand(batch, command)

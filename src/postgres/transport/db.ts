@@ -19,17 +19,17 @@ export class Db {
   ) {}
 
   async query<Row extends object>(query: Query): Promise<Row[]> {
-    try {
-      return (await this.pool.query<Row>(query)).rows
-    } catch (error) {
-      throw toTransportError(error)
-    }
+    return (await this.#run<Row>(query)).rows
   }
 
   /** The number of rows the statement wrote. */
   async count(query: Query): Promise<number> {
+    return (await this.#run(query)).rowCount ?? 0
+  }
+
+  async #run<Row extends object>(query: Query): Promise<pg.QueryResult<Row>> {
     try {
-      return (await this.pool.query(query)).rowCount ?? 0
+      return await this.pool.query<Row>(query)
     } catch (error) {
       throw toTransportError(error)
     }
