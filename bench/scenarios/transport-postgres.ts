@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto'
 import pg from 'pg'
+import { createMessage, encodeBinary } from '../../src/index.js'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
 import type { BackendName } from '../lib/backends.js'
 import { PG_URL } from '../lib/backends.js'
@@ -70,19 +72,29 @@ class BareQueue {
   }
 }
 
-const headersOf = (i: number) =>
+/**
+ * The headers a CloudEvents publisher writes, as every other broker's baseline carries them
+ * (messaging.ts): the transport's own encoding of such a message, with each message's own id and
+ * time, and its partition key where it has one.
+ */
+const SHARED_HEADERS = encodeBinary(createMessage({ type: 'Happened', data: DATA }, 'bench'), 'kafka').headers
+const headersOf = (key?: string) =>
   JSON.stringify({
-    ce_specversion: '1.0',
-    ce_id: `m-${i}`,
-    ce_source: 'bench',
-    ce_type: 'Happened',
+    ...SHARED_HEADERS,
+    ce_id: randomUUID(),
     ce_time: new Date().toISOString(),
+    ...(key === undefined ? {} : { ce_partitionkey: key }),
   })
 
 async function publishScenario(transport: PostgresTransport, bare: BareQueue, seconds: number, batch: number) {
   const body = Buffer.from(JSON.stringify(DATA))
   const raw = await throughput(PUBLISHERS, seconds * 1000, async (w, i) => {
-    await bare.insert(Array.from({ length: batch }, (_, k) => ({ key: `k${(w + i + k) % KEYS}`, headers: headersOf(i), body })))
+    await bare.insert(
+      Array.from({ length: batch }, (_, k) => {
+        const key = `k${(w + i + k) % KEYS}`
+        return { key, headers: headersOf(key), body }
+      }),
+    )
     return batch
   })
   const messages = (w: number, i: number) =>
@@ -145,7 +157,7 @@ async function consumeScenario(
     const size = Math.min(500, count - from)
     const key = (i: number) => (keyed ? `k${(from + i) % KEYS}` : undefined)
     await transport.publish(Array.from({ length: size }, (_, i) => ({ type: 'Work', data: DATA, partitionKey: key(i) })))
-    await bare.insert(Array.from({ length: size }, (_, i) => ({ key: key(i), headers: headersOf(from + i), body })))
+    await bare.insert(Array.from({ length: size }, (_, i) => ({ key: key(i), headers: headersOf(key(i)), body })))
   }
   // Statistics as autovacuum keeps them on a live queue: without any, the planner takes the group
   // for a few rows and sorts all of it for each claim instead of walking the claim index.
@@ -154,7 +166,7 @@ async function consumeScenario(
   for (let from = 0; from < count; from += 500) {
     const size = Math.min(500, count - from)
     const key = (i: number) => (keyed ? `k${(from + i) % KEYS}` : undefined)
-    await bare.insert(Array.from({ length: size }, (_, i) => ({ key: key(i), headers: headersOf(from + i), body })))
+    await bare.insert(Array.from({ length: size }, (_, i) => ({ key: key(i), headers: headersOf(key(i)), body })))
   }
   const bareAsyncRate = await drainBare(bareAsync, count)
   const rate = await drain(transport, group, count)
@@ -219,7 +231,7 @@ async function latencyScenario(transport: PostgresTransport, bare: BareQueue, po
         await draining
       }
     },
-    () => bare.insertAndNotify(channel, headersOf(0), Buffer.from(JSON.stringify({ sentAt: now() }))),
+    () => bare.insertAndNotify(channel, headersOf(), Buffer.from(JSON.stringify({ sentAt: now() }))),
   )
   emit({
     bench: 'transport-latency',

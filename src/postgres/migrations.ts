@@ -12,6 +12,7 @@ import { derivedStreamsV7 } from './schema-v7.js'
 import { heldKeysV8 } from './schema-v8.js'
 import { routingVersionV9 } from './schema-v9.js'
 import { groupKeyV10 } from './schema-v10.js'
+import { optionalMessageIdV11 } from './schema-v11.js'
 
 export interface Migration {
   version: number
@@ -31,6 +32,7 @@ export const migrations: readonly Migration[] = [
   { version: 8, up: heldKeysV8 },
   { version: 9, up: routingVersionV9 },
   { version: 10, up: groupKeyV10 },
+  { version: 11, up: optionalMessageIdV11 },
 ]
 
 /**

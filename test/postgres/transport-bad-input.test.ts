@@ -115,6 +115,29 @@ describe('postgres transport: bad input', () => {
     expect(got[1]).toMatchObject({ id: 'raw-1', subject: 'a\u0000b', data: [1] })
   })
 
+  it('stores headers as the JSON they were published as, whether they travel as an object or, holding an escape, as a string; leaves message_id NULL', async () => {
+    // A control character and a lone surrogate are written as escapes (the string way); a literal
+    // backslash before a u looks like one (a false alarm, also the string way); the rest go as objects.
+    const subjects = ['plain é 𝄞 "quoted"', 'bell \u0007', 'lone \udc00', 'looks like \\u0041', 'tab\there']
+    const group = 'stored-headers'
+    await (await transport.subscribe({ group, types: ['Stored'], handler: () => {} })).stop()
+    const { ids } = await transport.publish(subjects.map((subject) => ({ type: 'Stored', data: 1, subject })))
+    const rows = await admin<{ headers: string; message_id: string | null }>(
+      `SELECT headers::text AS headers, message_id FROM "${schema}".transport_deliveries WHERE group_name = $1 ORDER BY id`,
+      [group],
+    )
+    expect(rows.map((r) => r.message_id)).toEqual(subjects.map(() => null))
+    const stored = rows.map((r) => JSON.parse(r.headers) as Record<string, string>)
+    expect(stored.map((h) => h.ce_subject)).toEqual(subjects)
+    expect(stored.map((h) => h.ce_id)).toEqual(ids)
+    // Verbatim: the text is what JSON.stringify wrote, byte for byte.
+    expect(rows.map((r) => r.headers)).toEqual(stored.map((h) => JSON.stringify(h)))
+    const got: ReceivedMessage[] = []
+    await transport.subscribe({ group, types: ['Stored'], handler: (m) => void got.push(m) })
+    await waitFor('all of them', () => got.length === subjects.length)
+    expect(got.map((m) => m.subject)).toEqual(subjects)
+  })
+
   it('refuses bad dead-letter calls with typed errors, all or nothing', async () => {
     await transport.subscribe({ group: 'dl-input', retry: { maxAttempts: 1 }, handler: () => Promise.reject(new Error('no')) })
     const { ids } = await transport.publish([{ type: 'Job', data: 1 }])

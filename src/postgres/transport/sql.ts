@@ -86,10 +86,10 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
   const s = names.quoted
   return prepared({
     text: `WITH inserted AS (
-        INSERT INTO ${s}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
-        SELECT sub.group_name, m.id, m.type, m.partition_key, m.headers, m.content_type, m.body
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::json[], $5::text[], $6::bytea[])
-          WITH ORDINALITY AS m(id, type, partition_key, headers, content_type, body, ord)
+        INSERT INTO ${s}.transport_deliveries (group_name, type, partition_key, headers, content_type, body)
+        SELECT sub.group_name, m.type, m.partition_key, m.headers, m.content_type, m.body
+        FROM unnest($1::text[], $2::text[], $3::json[], $4::text[], $5::bytea[])
+          WITH ORDINALITY AS m(type, partition_key, headers, content_type, body, ord)
         JOIN LATERAL (
           SELECT DISTINCT group_name FROM ${s}.transport_subscriptions WHERE type = m.type OR type = ''
         ) sub ON true
@@ -98,7 +98,6 @@ export function publish(names: SchemaNames, messages: readonly StoredWire[]): Qu
       )
       SELECT DISTINCT group_name FROM inserted`,
     values: [
-      messages.map((m) => m.id),
       messages.map((m) => m.type),
       messages.map((m) => m.partitionKey ?? null),
       messages.map((m) => m.headers),
@@ -137,19 +136,21 @@ export const routingVersion = ({ quoted: s }: SchemaNames): Query => ({
  * holds it through the commit's flush, so concurrent publishers would commit one at a time; the
  * publisher announces the groups after the commit (see `announcer.ts`).
  *
- * The rows travel as one JSON document rather than as seven arrays: node-postgres writes an array
+ * The rows travel as one JSON document rather than as arrays: node-postgres writes an array
  * as text, escaping every element and turning each body into hex, which cost the client more than
- * the rest of a publish. Bodies go as base64 (exact bytes, whatever the database's encoding), the
- * headers as a JSON string: PostgreSQL cannot turn the escape of a NUL character, which a JSON
- * value may hold, into text.
+ * the rest of a publish. Bodies go as base64 (exact bytes, whatever the database's encoding). The
+ * headers go as the JSON object they are, taken verbatim: PostgreSQL's reading of the document
+ * refuses the escapes of a NUL character and of a lone surrogate, which headers may hold, so those
+ * (any header with an escape) go as a JSON string instead, read as text and then as JSON. The
+ * message's id is in its headers; the row's `message_id` stays NULL (schema version 11).
  */
 export function publishRouted(names: SchemaNames, rows: readonly Routed[], version: bigint): Query {
   const s = names.quoted
   return prepared({
-    text: `INSERT INTO ${s}.transport_deliveries (group_name, message_id, type, partition_key, headers, content_type, body)
-      SELECT m.g, m.i, m.t, m.k, m.h::json, m.c, decode(m.b, 'base64')
-      FROM ROWS FROM (json_to_recordset($1::json) AS (g text, i text, t text, k text, h text, c text, b text))
-        WITH ORDINALITY AS m(g, i, t, k, h, c, b, ord)
+    text: `INSERT INTO ${s}.transport_deliveries (group_name, type, partition_key, headers, content_type, body)
+      SELECT m.g, m.t, m.k, coalesce(m.h, m.hs::json), m.c, decode(m.b, 'base64')
+      FROM ROWS FROM (json_to_recordset($1::json) AS (g text, t text, k text, h json, hs text, c text, b text))
+        WITH ORDINALITY AS m(g, t, k, h, hs, c, b, ord)
       WHERE (SELECT r.version FROM ${s}.transport_routing r) = $2::int8
       ORDER BY m.ord`,
     values: [routedRows(rows), version.toString()],
@@ -161,7 +162,10 @@ function routedRows(rows: readonly Routed[]): string {
   for (let i = 0; i < rows.length; i++) {
     const { group, wire } = rows[i] as Routed
     if (i > 0) json += ','
-    json += `{"g":${text(group)},"i":${text(wire.id)},"t":${text(wire.type)},"k":${optionalText(wire.partitionKey)},"h":${text(wire.headers)},"c":${optionalText(wire.contentType)},"b":"${wire.body.toString('base64')}"}`
+    // JSON.stringify writes \u only for control characters and lone surrogates (a backslash before
+    // a u also matches: a false alarm that only takes the longer way).
+    const headers = wire.headers.includes('\\u') ? `"hs":${text(wire.headers)}` : `"h":${wire.headers}`
+    json += `{"g":${text(group)},"t":${text(wire.type)},"k":${optionalText(wire.partitionKey)},${headers},"c":${optionalText(wire.contentType)},"b":"${wire.body.toString('base64')}"}`
   }
   return `${json}]`
 }
