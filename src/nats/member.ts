@@ -29,17 +29,6 @@ interface Entry {
   msg: Delivery
 }
 
-interface Held {
-  lease: Lease
-  reader: ShardReader
-  /** The next renewal of the lease. */
-  renewal?: NodeJS.Timeout
-  /** The renewal in flight, if any: a release waits for it, or its compare-and-set would fail. */
-  renewing?: Promise<void>
-  /** Being released now: renewed no more. */
-  releasing?: boolean
-}
-
 /** Messages a member keeps waiting for a handler, at least: enough for whole batches from several shards. */
 const MIN_READ_AHEAD = 256
 
@@ -57,7 +46,7 @@ export class NatsMember implements Consumer {
   readonly #me = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`
   readonly #leases: LeaseBook
   #sources: ShardSource[] = []
-  #held = new Map<number, Held>()
+  #held = new Map<number, { lease: Lease; reader: ShardReader }>()
   #releasing = new Map<number, Promise<void>>()
   /** Every reader with messages maybe still in hand, released or lost ones too. */
   #readers = new Set<ShardReader>()
@@ -90,7 +79,7 @@ export class NatsMember implements Consumer {
     this.#sources = sources
     await this.#beat()
     repeatUntilAborted(
-      // Well inside the member record's life (twice the lease), whatever the rebalancing pace asked for.
+      // Renewals must come well inside the lease, whatever the rebalancing pace asked for.
       Math.min(this.deps.rebalanceIntervalMs, this.deps.leaseMs / 3),
       this.#stopping.signal,
       () => this.#beat(),
@@ -108,8 +97,6 @@ export class NatsMember implements Consumer {
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#stopping.signal.aborted) return
     this.#stopping.abort()
-    // No renewal from now on, as no beat: a lease runs out on its own if the release never comes.
-    for (const held of this.#held.values()) clearTimeout(held.renewal)
     const released = Promise.all([...this.#held.keys()].map((shard) => this.#release(shard)))
     if (options.timeoutMs === undefined || (await settledWithin(released, options.timeoutMs))) {
       await released
@@ -125,6 +112,12 @@ export class NatsMember implements Consumer {
   async #beat(): Promise<void> {
     const { kv, names, leaseMs } = this.deps
     const members = await heartbeat(kv, names.membersKey(this.group), this.#me, leaseMs * 2)
+    for (const [shard, held] of this.#held) {
+      if (await this.#renew(held.lease)) continue
+      // Ran out (this process stalled, or NATS was out of reach): another member may read it now.
+      this.deps.logger?.warn?.('nats lease lost', { group: this.group, shard })
+      this.#letGo(shard)
+    }
     if (this.#stopping.signal.aborted) return
     const target = Math.ceil(names.shards / members)
     const kept = [...this.#held.keys()].filter((shard) => !this.#releasing.has(shard))
@@ -147,39 +140,15 @@ export class NatsMember implements Consumer {
     this.#adopt(shard, lease)
   }
 
-  /**
-   * Each lease is renewed on a timer of its own, a third of the way into it: one write per lease,
-   * not one per beat. The first renewal comes earlier, at the shard's own point of that third, so a
-   * member that claimed its shards together renews them one by one, not in a burst of writes (one
-   * per shard, each answered before the next went) that held up the messages arriving meanwhile.
-   */
-  #scheduleRenewal(shard: number, held: Held, delayMs: number): void {
-    if (this.#stopping.signal.aborted || held.releasing) return
-    held.renewal = setTimeout(() => {
-      held.renewing = this.#renew(shard, held).finally(() => {
-        held.renewing = undefined
-      })
-    }, delayMs)
-  }
-
-  async #renew(shard: number, held: Held): Promise<void> {
-    // Let go of meanwhile (another member may hold it now), or being released.
-    if (this.#held.get(shard) !== held || held.releasing) return
-    const { lease } = held
-    const renewEvery = this.deps.leaseMs / 3
-    let ours: boolean
+  /** Renewed a third of the way into the lease, whatever the rebalancing pace: one write per lease, not one per beat. */
+  async #renew(lease: Lease): Promise<boolean> {
+    if (lease.validUntil - performance.now() > (this.deps.leaseMs * 2) / 3) return true
     try {
-      ours = await this.#leases.renew(lease)
+      return await this.#leases.renew(lease)
     } catch {
-      // No answer: still ours until it runs out by our clock; try again shortly.
-      ours = performance.now() <= lease.validUntil
-      if (ours) return this.#scheduleRenewal(shard, held, renewEvery / 4)
+      // No answer: still ours until it runs out by our clock; the next beat tries again.
+      return performance.now() <= lease.validUntil
     }
-    if (this.#held.get(shard) !== held || held.releasing) return
-    if (ours) return this.#scheduleRenewal(shard, held, lease.validUntil - this.deps.leaseMs + renewEvery - performance.now())
-    // Ran out (this process stalled, or NATS was out of reach): another member may read it now.
-    this.deps.logger?.warn?.('nats lease lost', { group: this.group, shard })
-    this.#letGo(shard)
   }
 
   #adopt(shard: number, lease: Lease): void {
@@ -190,11 +159,8 @@ export class NatsMember implements Consumer {
       ack: (msg) => this.#ack(msg),
       logger: this.deps.logger,
     })
-    const held: Held = { lease, reader }
-    this.#held.set(shard, held)
+    this.#held.set(shard, { lease, reader })
     this.#readers.add(reader)
-    const { leaseMs, names } = this.deps
-    this.#scheduleRenewal(shard, held, (leaseMs / 3) * ((shard + 1) / names.shards))
   }
 
   #room(): number {
@@ -215,7 +181,6 @@ export class NatsMember implements Consumer {
     const held = this.#held.get(shard)
     if (held === undefined) return
     this.#held.delete(shard)
-    clearTimeout(held.renewal)
     const { reader } = held
     void reader.deactivate()
     this.#giveBackQueued(reader)
@@ -231,18 +196,11 @@ export class NatsMember implements Consumer {
     const { lease, reader } = held
     const stopped = reader.deactivate()
     this.#giveBackQueued(reader)
-    // Renewed while its handlers finish: they still hold their keys.
     const releasing = stopped
       .then(() => this.#scheduler.settled((e) => e.reader === reader))
-      .then(() => {
-        held.releasing = true
-        clearTimeout(held.renewal)
-        return held.renewing
-      })
       .then(() => this.#leases.release(lease))
       .catch((error: Error) => this.deps.logger?.debug?.('nats lease release failed', { shard, error: error.message }))
       .finally(() => {
-        clearTimeout(held.renewal)
         if (this.#held.get(shard) === held) this.#held.delete(shard)
         this.#releasing.delete(shard)
         this.#readers.delete(reader)
