@@ -78,12 +78,16 @@ export class LeaseBook {
  * Records `member` as alive for `ttlMs` in one record per group and returns how many members are
  * alive. Wall clocks decide here, unlike for leases: a skew only makes a member count the group
  * wrong for a while, which moves shards, never lets two members consume one.
+ * The record is read every time but written only once this member's time in it is half gone: a
+ * write every beat was one more key-value write a second, and each write in flight holds up the
+ * delivery it meets (about 0.3 ms).
  */
 export async function heartbeat(kv: KV, key: string, member: string, ttlMs: number): Promise<number> {
   for (;;) {
     const entry = await kv.get(key)
     const now = Date.now()
     const alive = Object.fromEntries(Object.entries(membersOf(entry)).filter(([, until]) => until > now))
+    if ((alive[member] ?? 0) - now > ttlMs / 2) return Object.keys(alive).length
     alive[member] = now + ttlMs
     const written = await unlessConflict(
       entry?.operation === 'PUT' ? kv.update(key, encode(alive), entry.revision) : kv.create(key, encode(alive)),

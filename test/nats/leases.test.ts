@@ -100,3 +100,19 @@ it('counts the live members of a group and forgets those that left or stopped be
   await sleep(80)
   expect(await heartbeat(kv, key, 'a', 10_000)).toBe(4)
 })
+
+it('writes a member record only once its time in it is half gone, and counts the group at every beat', async () => {
+  const key = `g.${unique()}.members`
+  const revision = async () => (await kv.get(key))?.revision
+  expect(await heartbeat(kv, key, 'a', 400)).toBe(1)
+  const first = await revision()
+  expect(await heartbeat(kv, key, 'b', 10_000)).toBe(2)
+  const second = await revision()
+  // Fresh: read, counted, not written.
+  expect(await heartbeat(kv, key, 'a', 400)).toBe(2)
+  expect(await revision()).toBe(second)
+  expect(second).toBeGreaterThan(first ?? 0)
+  await sleep(250)
+  expect(await heartbeat(kv, key, 'a', 400)).toBe(2)
+  expect(await revision()).toBeGreaterThan(second ?? 0)
+})
