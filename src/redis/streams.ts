@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { EncodedCommand, encodeCommand, send } from './resp.js'
-import { type Fields, fieldsOf, type Text, text } from './wire.js'
+import { type Fields, fieldsOf } from './wire.js'
 
 export interface ReadEntry {
   id: string
@@ -98,13 +98,11 @@ class TakenRead extends EncodedCommand {
     super('xreadgroup', args, bytes)
   }
 
-  // ioredis calls this with each reply and resolves the promise with what it returns; a throw rejects
-  // it. The reply is read as it comes (text or bytes), not through ioredis's conversion to text
-  // first: that copied every array of the reply once more, a read per message at low rates.
+  // ioredis calls this with each reply and resolves the promise with what it returns; a throw rejects it.
   override transformReply(reply: Buffer | Buffer[]): ReturnType<EncodedCommand['transformReply']> {
-    this.take(entriesOf(reply))
-    // The read loop only waits for the promise: what it resolves with is not looked at.
-    return reply
+    const converted = super.transformReply(reply)
+    this.take(entriesOf(converted))
+    return converted
   }
 }
 
@@ -125,14 +123,13 @@ export async function readOwnPending(
   return read
 }
 
-/** A read's reply, as text or as the bytes ioredis's parser gives. */
 function entriesOf(reply: unknown): [string, ReadEntry[]][] {
   const read: [string, ReadEntry[]][] = []
-  for (const [stream, entries] of (reply ?? []) as [Text, [Text, Text[] | null][]][]) {
+  for (const [stream, entries] of (reply ?? []) as [string, RawEntry[]][]) {
     const live: ReadEntry[] = []
     // As with XAUTOCLAIM: an entry without fields was deleted, and there is nothing to deliver.
-    for (const [id, flat] of entries) if (flat !== null) live.push({ id: text(id), fields: fieldsOf(flat), deliveries: 1 })
-    read.push([text(stream), live])
+    for (const [id, flat] of entries) if (flat !== null) live.push({ id, fields: fieldsOf(flat), deliveries: 1 })
+    read.push([stream, live])
   }
   return read
 }

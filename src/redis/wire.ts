@@ -5,14 +5,9 @@ import { F } from './keys.js'
 /** A stream entry's fields, as Redis returns them: [name, value, name, value…]. */
 export type Fields = Record<string, string>
 
-/** A string of a reply: text, or its bytes where the reply is taken as ioredis's parser gives it. */
-export type Text = string | Buffer
-
-export const text = (value: Text): string => (typeof value === 'string' ? value : value.toString('utf8'))
-
-export function fieldsOf(flat: readonly Text[]): Fields {
+export function fieldsOf(flat: readonly string[]): Fields {
   const fields: Fields = {}
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[text(flat[i] as Text)] = text(flat[i + 1] as Text)
+  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string
   return fields
 }
 
