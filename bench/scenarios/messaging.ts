@@ -456,15 +456,15 @@ export async function messaging(_backends: unknown, { quick, seconds }: { quick:
   const count = quick ? 5_000 : 20_000
   // EVENTFOLD_BENCH_BROKERS=redis,nats runs those only.
   const only = process.env.EVENTFOLD_BENCH_BROKERS?.split(',')
-  // EVENTFOLD_BENCH_LATENCY_ONLY=1 skips the throughput runs: for A/B runs of the latency alone, longer.
-  const latencyOnly = process.env.EVENTFOLD_BENCH_LATENCY_ONLY === '1'
+  // EVENTFOLD_BENCH_PARTS=latency skips the throughput runs (for A/B runs of the latency alone).
+  const parts = process.env.EVENTFOLD_BENCH_PARTS?.split(',') ?? ['throughput', 'latency']
   const brokers = { rabbitmq, nats, redis }
   for (const [name, open] of Object.entries(brokers)) {
     if (only !== undefined && !only.includes(name)) continue
     const broker = await open()
     try {
-      if (!latencyOnly) await publishThroughput(broker, count)
-      await latency(broker, 500, Math.max(2, seconds))
+      if (parts.includes('throughput')) await publishThroughput(broker, count)
+      if (parts.includes('latency')) await latency(broker, 500, Math.max(2, seconds))
     } finally {
       await broker.cleanup()
     }

@@ -43,6 +43,40 @@ it('stops reading a shard whose lease another member took, and takes it back onc
   await consumer.stop()
 })
 
+it('beats in the turn after a delivery while messages come, not on a timer of its own', async () => {
+  const group = 'beat-after'
+  let handledAt = 0
+  const consumer = await transport.subscribe({
+    group,
+    handler: () => {
+      handledAt = performance.now()
+    },
+  })
+  await waitFor('both leases held', async () => (await admin.exists(keys.lease(group, 0), keys.lease(group, 1))) === 2)
+  // The transport's connection, where a beat goes out: each beat's distance from the last handler run.
+  const redis = (transport as unknown as { redis: Redis }).redis
+  const gaps: number[] = []
+  const send = redis.sendCommand
+  redis.sendCommand = function (this: Redis, command, ...rest) {
+    if (command.name === 'eval' && String(command.args[0]).startsWith("redis.call('zadd'"))
+      gaps.push(performance.now() - handledAt)
+    return send.call(this, command, ...rest)
+  }
+  try {
+    // A producer on a clock, every 10 ms; beats are due every 50 ms.
+    for (let i = 0; i < 100; i++) {
+      await transport.publish([{ type: 'T', data: i, partitionKey: keyOf(i % 2) }])
+      await sleep(10)
+    }
+  } finally {
+    redis.sendCommand = send
+  }
+  expect(gaps.length).toBeGreaterThan(5)
+  // On a timer of their own, beats fell anywhere in the 10 ms between messages (a median near 5 ms).
+  expect(gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)]).toBeLessThan(2)
+  await consumer.stop()
+})
+
 it('lets go of a shard whose leftovers it could not take over, and reads it once it can', async () => {
   const group = 'adopt'
   const seen: string[] = []
