@@ -68,7 +68,7 @@ export async function rebuild(
     await builder.stop()
     throw error
   } finally {
-    report.stop()
+    await report.stop()
   }
   await backend.transaction((tx) => generations.switchTo(tx, generation))
   await report.emit('switched')
@@ -83,11 +83,18 @@ export async function rebuild(
   return { generation, previous, ms: Date.now() - started }
 }
 
-function reporter(builder: Processor, backend: ProcessingBackend, generation: number, options: RebuildOptions) {
+export function reporter(
+  builder: Pick<Processor, 'stats'>,
+  backend: Pick<ProcessingBackend, 'headPosition'>,
+  generation: number,
+  options: RebuildOptions,
+) {
   const began = Date.now()
   const emit = async (phase: RebuildProgress['phase']) => {
     if (options.onProgress === undefined) return
     const total = await backend.headPosition()
+    // A tick that was reading the head when building ended must not report after 'switched'.
+    if (phase === 'building' && stopped) return
     const partitions = builder.stats().partitions
     const done =
       phase === 'building'
@@ -101,6 +108,24 @@ function reporter(builder: Processor, backend: ProcessingBackend, generation: nu
     const etaSeconds = eventsPerSecond > 0 ? Number(total - done) / eventsPerSecond : undefined
     options.onProgress({ generation, done, total, eventsPerSecond, etaSeconds, phase })
   }
-  const timer = setInterval(() => void emit('building').catch(() => {}), options.progressIntervalMs ?? 500)
-  return { emit, stop: () => clearInterval(timer) }
+  let stopped = false
+  // One tick at a time: a slow read of the head would otherwise let reports overtake each other.
+  let inFlight: Promise<void> | undefined
+  const tick = () => {
+    if (inFlight !== undefined) return
+    inFlight = emit('building')
+      .catch(() => {})
+      .finally(() => {
+        inFlight = undefined
+      })
+  }
+  const timer = setInterval(tick, options.progressIntervalMs ?? 500)
+  return {
+    emit,
+    stop: async () => {
+      stopped = true
+      clearInterval(timer)
+      await inFlight
+    },
+  }
 }
