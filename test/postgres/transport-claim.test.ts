@@ -68,7 +68,8 @@ describe('postgres transport: the claim', () => {
     expect(first.every((c) => c.claim.attempt === 1)).toBe(true)
     // Another member: a1 in hand holds a2 and a3 back.
     expect(await claim('m2')).toEqual([])
-    await run(sql.ack(names, find(first, 'a1')))
+    const a1 = find(first, 'a1')
+    await run(sql.ack(names, a1.group, a1.owner, [a1]))
     expect(labels(await claim('m2'))).toEqual(['a2'])
   })
 
@@ -94,7 +95,7 @@ describe('postgres transport: the claim', () => {
       return taken.length === 1
     })
     expect(taken[0]).toMatchObject({ label: 'a1', claim: { attempt: 2 } })
-    await run(sql.ack(names, dead!.claim))
+    await run(sql.ack(names, group, dead!.claim.owner, [dead!.claim]))
     await run(sql.bury(names, dead!.claim, { id: 'x', error: '{}', attempts: 1, origin: 'o' }))
     const [row] = await run<{ n: bigint }>({
       text: `SELECT count(*) AS n FROM ${names.quoted}.transport_deliveries WHERE group_name = $1 AND owner = 'survivor'`,
@@ -117,7 +118,7 @@ describe('postgres transport: the claim', () => {
       await slow.query('COMMIT')
       // Order between two concurrent publishers is not defined, but one key is never in two hands.
       expect(await claim('m2')).toEqual([])
-      await run(sql.ack(names, late!.claim))
+      await run(sql.ack(names, group, late!.claim.owner, [late!.claim]))
       expect(labels(await claim('m2'))).toEqual(['early'])
     } finally {
       slow.release()

@@ -97,7 +97,7 @@ describe('postgres transport query plans', () => {
   it('settling or extending a claim is a primary-key lookup', async () => {
     const claim = { group: 'group-7', id: 12345n, owner: 'me', attempt: 1 }
     for (const query of [
-      sql.ack(names, claim),
+      sql.ack(names, claim.group, claim.owner, [claim, { id: 12346n, attempt: 2 }]),
       sql.retry(names, claim, 100),
       sql.release(names, claim, false),
       sql.extend(names, claim.group, claim.owner, [claim.id, 12346n], 30_000),
@@ -133,8 +133,9 @@ describe('postgres transport prepared statements', () => {
     const other = schemaNames(`${schema}_other`)
     expect(nameOf(sql.publish(names, [wire]))).toBe(nameOf(sql.publish(names, [wire, { ...wire, id: 'n' }])))
     expect(nameOf(sql.publish(names, [wire]))).not.toBe(nameOf(sql.publish(other, [wire])))
-    expect(nameOf(sql.ack(names, claim))).toBe(nameOf(sql.ack(names, { ...claim, id: 2n })))
-    expect(nameOf(sql.ack(names, claim))).not.toBe(nameOf(sql.publish(names, [wire])))
+    const ack = (claims: (typeof claim)[]) => sql.ack(names, claim.group, claim.owner, claims)
+    expect(nameOf(ack([claim]))).toBe(nameOf(ack([claim, { ...claim, id: 2n }])))
+    expect(nameOf(ack([claim]))).not.toBe(nameOf(sql.publish(names, [wire])))
   })
 
   it('names the claim too: one name per schema', () => {

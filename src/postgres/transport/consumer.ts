@@ -7,6 +7,7 @@ import { handleDelivery, type Outcome } from '../../messaging/delivery.js'
 import type { ResolvedSubscription } from '../../messaging/retry.js'
 import type { Consumer, StopOptions } from '../../messaging/types.js'
 import type { SchemaNames } from '../identifiers.js'
+import { Acks } from './acks.js'
 import type { Db } from './db.js'
 import * as sql from './sql.js'
 import { BINDING, fromRow } from './wire.js'
@@ -49,14 +50,24 @@ export class PostgresConsumer implements Consumer {
   readonly #inHand = new Map<bigint, Delivery>()
   readonly #pending = new Set<Promise<unknown>>()
   readonly #timers = new Set<NodeJS.Timeout>()
+  readonly #acks: Acks
   #loop: Promise<void> = Promise.resolve()
   #heartbeat: NodeJS.Timeout | undefined
+  #extending = false
   #stopping: Promise<void> | undefined
 
   constructor(
     private readonly deps: ConsumerDeps,
     private readonly subscription: ResolvedSubscription,
-  ) {}
+  ) {
+    this.#acks = new Acks(
+      (query) => this.#settleQuery(query),
+      deps.names,
+      subscription.group,
+      this.#owner,
+      () => this.#wake.notify(),
+    )
+  }
 
   get group(): string {
     return this.subscription.group
@@ -146,20 +157,22 @@ export class PostgresConsumer implements Consumer {
         ? overLimit(wire, attempt - 1)
         : await handleDelivery(wire, BINDING, attempt, this.subscription)
     if (delivery.abandoned) return
-    try {
-      await this.#settle(delivery.claim, outcome)
-    } catch (error) {
+    // An acknowledged row frees its slot at once: while its ack is on the way the row is still
+    // there, so no later row of its key can be claimed, and `stop` waits for the ack.
+    const settling = this.#settle(delivery.claim, outcome).catch((error: unknown) => {
       // The claim lapses and another delivery follows: a duplicate, never a loss.
       this.deps.logger?.warn?.('eventfold: could not settle a message; it will be delivered again', {
         group: this.group,
         error,
       })
-    }
+    })
+    if (outcome.kind === 'ack') this.#track(settling)
+    else await settling
   }
 
   async #settle(claim: sql.Claim, outcome: Outcome): Promise<void> {
     const { names } = this.deps
-    if (outcome.kind === 'ack') return this.#settleQuery(sql.ack(names, claim))
+    if (outcome.kind === 'ack') return this.#acks.ack(claim)
     if (outcome.kind === 'abandoned') return this.#release(claim, false)
     if (outcome.kind === 'retry') {
       await this.#settleQuery(sql.retry(names, claim, outcome.delayMs))
@@ -179,7 +192,7 @@ export class PostgresConsumer implements Consumer {
    * Settling names the claim (see `MINE` in sql.ts), so sending it again after a connection error
    * is safe: if the first one committed, the second finds nothing of ours and does nothing.
    */
-  async #settleQuery(query: ReturnType<typeof sql.ack>): Promise<void> {
+  async #settleQuery(query: sql.Query): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
         await this.deps.db.query(query)
@@ -208,13 +221,20 @@ export class PostgresConsumer implements Consumer {
   }
 
   #extend(): void {
-    if (this.#inHand.size === 0) return
     const { db, names, settings } = this.deps
-    const ids = [...this.#inHand.keys()]
+    const ids = [...this.#inHand.keys(), ...this.#acks.ids()]
+    // One at a time: beats piling up behind a stalled one would take the pool's connections.
+    if (ids.length === 0 || this.#extending) return
+    this.#extending = true
     this.#track(
-      db.query(sql.extend(names, this.group, this.#owner, ids, settings.visibilityTimeoutMs)).catch((error: unknown) => {
-        this.deps.logger?.warn?.('eventfold: could not extend message claims', { group: this.group, error })
-      }),
+      db
+        .query(sql.extend(names, this.group, this.#owner, ids, settings.visibilityTimeoutMs))
+        .catch((error: unknown) => {
+          this.deps.logger?.warn?.('eventfold: could not extend message claims', { group: this.group, error })
+        })
+        .finally(() => {
+          this.#extending = false
+        }),
     )
   }
 

@@ -232,9 +232,21 @@ export interface Claim {
 
 const claimValues = (c: Claim) => [c.group, c.id.toString(), c.owner, c.attempt]
 
-/** Done: the row goes. */
-export const ack = ({ quoted: s }: SchemaNames, c: Claim): Query =>
-  prepared({ text: `DELETE FROM ${s}.transport_deliveries WHERE ${MINE}`, values: claimValues(c) })
+/**
+ * Done: the rows go, any number of one member's claims in one statement (see `Acks` in
+ * consumer.ts). Each row is found by its primary key and deleted only if it is still the same claim.
+ */
+export const ack = (
+  { quoted: s }: SchemaNames,
+  group: string,
+  owner: string,
+  claims: readonly Pick<Claim, 'id' | 'attempt'>[],
+): Query =>
+  prepared({
+    text: `DELETE FROM ${s}.transport_deliveries d USING unnest($3::int8[], $4::int4[]) AS a(id, attempt)
+      WHERE d.group_name = $1 AND d.id = a.id AND d.owner = $2 AND d.attempt = a.attempt AND d.state = 'active'`,
+    values: [group, owner, claims.map((c) => c.id.toString()), claims.map((c) => c.attempt)],
+  })
 
 /** Back to ready after `delayMs`, on the database's clock like every other time here. */
 export const retry = ({ quoted: s }: SchemaNames, c: Claim, delayMs: number): Query => ({
