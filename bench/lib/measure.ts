@@ -1,3 +1,4 @@
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
 import { hrtime } from 'node:process'
 
 export const now = () => Number(hrtime.bigint()) / 1e6
@@ -51,6 +52,52 @@ export const ratio = (value: number, baseline: number) => Math.round((value / ba
 /** Starts a consumer that reports each message's send time; returns its stop function. */
 export type Listen = (onMessage: (sentAt: number) => void) => Promise<() => Promise<void>>
 
+/** One side of a latency comparison: how it consumes, and how it sends one message. */
+export interface LatencySide {
+  listen: Listen
+  send: () => Promise<unknown>
+}
+
+interface Collections {
+  scavenges: number
+  majors: number
+  pauseMs: number
+}
+
+/**
+ * Send → handler latency of `ours` beside `bare` at a steady offered load, `seconds` timed per
+ * side. The timed time is split over `rounds` rounds that alternate which side goes first (ours,
+ * bare, then bare, ours…) and the samples of each side are pooled: the machine's own slow spells
+ * (another VM, the broker's housekeeping) last seconds, and a side that ran whole in one of them
+ * moved a p99 by more than anything measured here. Alternating spreads them over both sides.
+ */
+export async function latencyBeside(rate: number, seconds: number, ours: LatencySide, bare: LatencySide, rounds = 2) {
+  const pooled = { ours: newPool(), bare: newPool() }
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const)
+    for (const side of order) {
+      const { listen, send } = side === 'ours' ? ours : bare
+      const run = await latencyRun(rate, seconds / rounds, listen, send)
+      const into = pooled[side]
+      into.samples.push(...run.samples)
+      into.gc.scavenges += run.gc.scavenges
+      into.gc.majors += run.gc.majors
+      into.gc.pauseMs += run.gc.pauseMs
+    }
+  }
+  return { ours: summary(pooled.ours), baseline: summary(pooled.bare) }
+}
+
+const newPool = () => ({ samples: [] as number[], gc: { scavenges: 0, majors: 0, pauseMs: 0 } })
+
+function summary({ samples, gc }: { samples: number[]; gc: Collections }) {
+  return {
+    received: samples.length,
+    ...percentiles(samples, [50, 99]),
+    gc: { ...gc, pauseMs: Math.round(gc.pauseMs * 100) / 100 },
+  }
+}
+
 /**
  * Send → handler latency at a steady offered load: `send` is called `rate` times a second for
  * `warmupSeconds` and then `seconds`, each message carrying its send time, and the listener
@@ -58,17 +105,25 @@ export type Listen = (onMessage: (sentAt: number) => void) => Promise<() => Prom
  * first paid for the first few hundred messages after a throughput run (JIT, buffers, the
  * broker's own state), about 1.5× the steady latency, on either side.
  */
-export async function latencyAtRate(
-  rate: number,
-  seconds: number,
-  listen: Listen,
-  send: () => Promise<unknown>,
-  warmupSeconds = 1.5,
-) {
+async function latencyRun(rate: number, seconds: number, listen: Listen, send: () => Promise<unknown>, warmupSeconds = 1.5) {
   const samples: number[] = []
+  const gc: Collections = { scavenges: 0, majors: 0, pauseMs: 0 }
+  // The collections in the timed part, reported beside the figures: a p99 of a few hundred
+  // samples moves with two or three pauses, so a side's tail can be read against its collections.
+  const collections = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if (entry.startTime + performance.timeOrigin < timedFromEpoch) continue
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavenges++
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.majors++
+      gc.pauseMs += entry.duration
+    }
+  })
+  collections.observe({ entryTypes: ['gc'] })
   const warmup = Math.round(rate * warmupSeconds)
-  const total = rate * seconds
+  const total = Math.round(rate * seconds)
   let timedFrom = Number.POSITIVE_INFINITY
+  let timedFromEpoch = Number.POSITIVE_INFINITY
   const stop = await listen((sentAt) => {
     if (sentAt >= timedFrom) samples.push(now() - sentAt)
   })
@@ -79,7 +134,10 @@ export async function latencyAtRate(
   // A failed send stays, so the wait below fails with it.
   const inFlight = new Set<Promise<unknown>>()
   for (let i = 0; i < warmup + total; i++) {
-    if (i === warmup) timedFrom = now()
+    if (i === warmup) {
+      timedFrom = now()
+      timedFromEpoch = performance.timeOrigin + performance.now()
+    }
     const sent = send()
     inFlight.add(sent)
     sent.then(
@@ -92,5 +150,7 @@ export async function latencyAtRate(
   const deadline = now() + 10_000
   while (samples.length < total && now() < deadline) await sleep(10)
   await stop()
-  return { received: samples.length, ...percentiles(samples, [50, 99]) }
+  collections.disconnect()
+  // A side's stop may deliver one more message (NATS's bare consumer is woken by one): only the timed ones count.
+  return { samples: samples.slice(0, total), gc }
 }

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { createMessage, encodeBinary, type Transport } from '../../src/index.js'
-import { type Listen, latencyAtRate, now, sleep } from '../lib/measure.js'
+import { latencyBeside, now, sleep } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const AMQP_BASE = process.env.EVENTFOLD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -356,19 +356,37 @@ async function publishThroughput(broker: Broker, count: number) {
   // pay for the JIT and the connections' start alone.
   for (let sent = 0; sent < WARM_UP; sent += BATCH) await transport.publish(messages)
   await idleGroup(transport, 'sink')
-  let t = now()
-  for (let sent = 0; sent < count; sent += BATCH) await transport.publish(messages)
-  const ours = perSecond(count, now() - t)
   const bare = await broker.bare()
   await bare.publish(WARM_UP)
-  t = now()
-  await bare.publish(count)
-  const baseline = perSecond(count, now() - t)
+  // Each side publishes half its messages, then the other sides theirs, then back again in the
+  // opposite order (ours, bare, spread, spread, bare, ours): the machine's slow spells last
+  // seconds and would otherwise land on one side only (as latencyBeside does for latency).
+  const sides: Record<string, (n: number) => Promise<void>> = {
+    ours: async (n) => {
+      for (let sent = 0; sent < n; sent += BATCH) await transport.publish(messages)
+    },
+    bare: (n) => bare.publish(n),
+  }
+  if (bare.publishSpread !== undefined) sides.spread = bare.publishSpread
+  const order = Object.keys(sides)
+  const spent = Object.fromEntries(order.map((side) => [side, { ms: 0, cpuUs: 0 }]))
+  for (const side of [...order, ...order.toReversed()]) {
+    const cpu = process.cpuUsage()
+    const t = now()
+    await sides[side]?.(count / 2)
+    const used = process.cpuUsage(cpu)
+    const total = spent[side] as { ms: number; cpuUs: number }
+    total.ms += now() - t
+    total.cpuUs += used.user + used.system
+  }
+  const rateOf = (side: string) => perSecond(count, spent[side]?.ms ?? Number.NaN)
+  // This process's CPU per message, so that a reader can tell the client's share from the broker's.
+  const cpuOf = (side: string) => Math.round((spent[side]?.cpuUs ?? Number.NaN) / count)
+  const ours = rateOf('ours')
+  const baseline = rateOf('bare')
   let spread = {}
-  if (bare.publishSpread !== undefined) {
-    t = now()
-    await bare.publishSpread(count)
-    const spreadPerSecond = perSecond(count, now() - t)
+  if (spent.spread !== undefined) {
+    const spreadPerSecond = rateOf('spread')
     spread = {
       spreadBaseline: `bare client, confirmed batches spread over ${SHARDS} queues`,
       spreadBaselinePerSecond: spreadPerSecond,
@@ -385,6 +403,8 @@ async function publishThroughput(broker: Broker, count: number) {
     baselinePerSecond: baseline,
     ratio: ratio(ours, baseline),
     ...spread,
+    clientCpuUsPerMessage: cpuOf('ours'),
+    baselineClientCpuUsPerMessage: cpuOf('bare'),
   })
 
   const ourRate = steadyRate(count)
@@ -421,23 +441,26 @@ async function publishThroughput(broker: Broker, count: number) {
 
 /** Publish → handler latency at a steady offered load, one message per publish call. */
 async function latency(broker: Broker, rate: number, seconds: number) {
-  const run = (listen: Listen, send: () => Promise<unknown>) => latencyAtRate(rate, seconds, listen, send)
   const transport = await broker.transport()
-  const ours = await run(
-    async (on) => {
-      const consumer = await transport.subscribe({
-        group: 'latency',
-        concurrency: 16,
-        handler: (m) => on((m.data as { sentAt: number }).sentAt),
-      })
-      return () => consumer.stop()
-    },
-    () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
-  )
   const bare = await broker.bare()
-  const baseline = await run(
-    (on) => bare.listen((body) => on((JSON.parse(body.toString()) as { sentAt?: number }).sentAt ?? now())),
-    () => bare.publishOne(Buffer.from(JSON.stringify({ sentAt: now() }))),
+  const { ours, baseline } = await latencyBeside(
+    rate,
+    seconds,
+    {
+      async listen(on) {
+        const consumer = await transport.subscribe({
+          group: 'latency',
+          concurrency: 16,
+          handler: (m) => on((m.data as { sentAt: number }).sentAt),
+        })
+        return () => consumer.stop()
+      },
+      send: () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
+    },
+    {
+      listen: (on) => bare.listen((body) => on((JSON.parse(body.toString()) as { sentAt?: number }).sentAt ?? now())),
+      send: () => bare.publishOne(Buffer.from(JSON.stringify({ sentAt: now() }))),
+    },
   )
   emit({
     bench: 'transport-latency',

@@ -4,7 +4,7 @@ import { createMessage, encodeBinary } from '../../src/index.js'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
 import type { BackendName } from '../lib/backends.js'
 import { PG_URL } from '../lib/backends.js'
-import { type Listen, latencyAtRate, now, ratio, sleep, throughput } from '../lib/measure.js'
+import { latencyBeside, now, ratio, sleep, throughput } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const DATA = { amount: 42, currency: 'EUR', note: 'benchmark payload of a typical small message' }
@@ -193,45 +193,48 @@ async function consumeScenario(
  * queue: INSERT and NOTIFY in one statement, a LISTENing client that takes what it is told about.
  */
 async function latencyScenario(transport: PostgresTransport, bare: BareQueue, pool: pg.Pool, rate: number, seconds: number) {
-  const run = (listen: Listen, send: () => Promise<unknown>) => latencyAtRate(rate, seconds, listen, send)
-  const ours = await run(
-    async (on) => {
-      const consumer = await transport.subscribe({
-        group: 'latency',
-        types: ['Ping'],
-        concurrency: CONCURRENCY,
-        handler: (m) => on((m.data as { sentAt: number }).sentAt),
-      })
-      return () => consumer.stop()
-    },
-    () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
-  )
   const channel = `bare_${unique()}`
-  const baseline = await run(
-    async (on) => {
-      const listener = await pool.connect()
-      let draining: Promise<void> | undefined
-      let again = false
-      // One drain at a time; a notification during a drain makes it look once more.
-      const drain = () => {
-        again = true
-        draining ??= (async () => {
-          while (again) {
-            again = false
-            while ((await bare.take(CONCURRENCY, (data) => on(data.sentAt ?? now()))) > 0) {}
-          }
-          draining = undefined
-        })()
-      }
-      listener.on('notification', drain)
-      await listener.query(`LISTEN "${channel}"`)
-      return async () => {
-        await listener.query(`UNLISTEN "${channel}"`)
-        listener.release()
-        await draining
-      }
+  const { ours, baseline } = await latencyBeside(
+    rate,
+    seconds,
+    {
+      async listen(on) {
+        const consumer = await transport.subscribe({
+          group: 'latency',
+          types: ['Ping'],
+          concurrency: CONCURRENCY,
+          handler: (m) => on((m.data as { sentAt: number }).sentAt),
+        })
+        return () => consumer.stop()
+      },
+      send: () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
     },
-    () => bare.insertAndNotify(channel, headersOf(), Buffer.from(JSON.stringify({ sentAt: now() }))),
+    {
+      async listen(on) {
+        const listener = await pool.connect()
+        let draining: Promise<void> | undefined
+        let again = false
+        // One drain at a time; a notification during a drain makes it look once more.
+        const drain = () => {
+          again = true
+          draining ??= (async () => {
+            while (again) {
+              again = false
+              while ((await bare.take(CONCURRENCY, (data) => on(data.sentAt ?? now()))) > 0) {}
+            }
+            draining = undefined
+          })()
+        }
+        listener.on('notification', drain)
+        await listener.query(`LISTEN "${channel}"`)
+        return async () => {
+          await listener.query(`UNLISTEN "${channel}"`)
+          listener.release()
+          await draining
+        }
+      },
+      send: () => bare.insertAndNotify(channel, headersOf(), Buffer.from(JSON.stringify({ sentAt: now() }))),
+    },
   )
   emit({
     bench: 'transport-latency',
@@ -259,13 +262,17 @@ export async function transportPostgres(backends: BackendName[], { seconds, quic
     await bare.create()
     // A group subscribed to what the publish scenario sends, so every message makes a row.
     await (await transport.subscribe({ group: 'publish', types: ['Happened'], handler: () => {} })).stop()
-    for (const batch of [1, 10]) await publishScenario(transport, bare, seconds, batch)
-    const count = quick ? 5_000 : 20_000
-    for (const keyed of [false, true]) await consumeScenario(transport, bare, bareAsync, schema, count, keyed)
+    // EVENTFOLD_BENCH_PARTS as in messaging.ts: `throughput` (publish and consume), `latency`.
+    const parts = process.env.EVENTFOLD_BENCH_PARTS?.split(',') ?? ['throughput', 'latency']
+    if (parts.includes('throughput')) {
+      for (const batch of [1, 10]) await publishScenario(transport, bare, seconds, batch)
+      const count = quick ? 5_000 : 20_000
+      for (const keyed of [false, true]) await consumeScenario(transport, bare, bareAsync, schema, count, keyed)
+    }
     // A queue of its own: the one above still holds what the publish scenario wrote.
     const pings = new BareQueue(pool, schema, 'bare_pings')
     await pings.create()
-    await latencyScenario(transport, pings, pool, 500, Math.max(2, seconds))
+    if (parts.includes('latency')) await latencyScenario(transport, pings, pool, 500, Math.max(2, seconds))
   } finally {
     await transport.close()
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`)
