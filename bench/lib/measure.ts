@@ -83,18 +83,21 @@ export async function latencyBeside(rate: number, seconds: number, ours: Latency
       into.gc.scavenges += run.gc.scavenges
       into.gc.majors += run.gc.majors
       into.gc.pauseMs += run.gc.pauseMs
+      into.cpuUs += run.cpuUs
     }
   }
   return { ours: summary(pooled.ours), baseline: summary(pooled.bare) }
 }
 
-const newPool = () => ({ samples: [] as number[], gc: { scavenges: 0, majors: 0, pauseMs: 0 } })
+const newPool = () => ({ samples: [] as number[], gc: { scavenges: 0, majors: 0, pauseMs: 0 }, cpuUs: 0 })
 
-function summary({ samples, gc }: { samples: number[]; gc: Collections }) {
+function summary({ samples, gc, cpuUs }: { samples: number[]; gc: Collections; cpuUs: number }) {
   return {
     received: samples.length,
     ...percentiles(samples, [50, 99]),
     gc: { ...gc, pauseMs: Math.round(gc.pauseMs * 100) / 100 },
+    // This process's CPU per message (sending and handling both run here).
+    cpuUsPerMessage: Math.round(cpuUs / Math.max(1, samples.length)),
   }
 }
 
@@ -124,6 +127,7 @@ async function latencyRun(rate: number, seconds: number, listen: Listen, send: (
   const total = Math.round(rate * seconds)
   let timedFrom = Number.POSITIVE_INFINITY
   let timedFromEpoch = Number.POSITIVE_INFINITY
+  let cpuFrom = process.cpuUsage()
   const stop = await listen((sentAt) => {
     if (sentAt >= timedFrom) samples.push(now() - sentAt)
   })
@@ -137,6 +141,7 @@ async function latencyRun(rate: number, seconds: number, listen: Listen, send: (
     if (i === warmup) {
       timedFrom = now()
       timedFromEpoch = performance.timeOrigin + performance.now()
+      cpuFrom = process.cpuUsage()
     }
     const sent = send()
     inFlight.add(sent)
@@ -149,8 +154,9 @@ async function latencyRun(rate: number, seconds: number, listen: Listen, send: (
   await Promise.all(inFlight)
   const deadline = now() + 10_000
   while (samples.length < total && now() < deadline) await sleep(10)
+  const cpu = process.cpuUsage(cpuFrom)
   await stop()
   collections.disconnect()
   // A side's stop may deliver one more message (NATS's bare consumer is woken by one): only the timed ones count.
-  return { samples: samples.slice(0, total), gc }
+  return { samples: samples.slice(0, total), gc, cpuUs: cpu.user + cpu.system }
 }
