@@ -153,7 +153,10 @@ async function nats(): Promise<Broker> {
       const nc = await connect({ servers: NATS_SERVERS, noAsyncTraces: true })
       const jsm = await js.jetstreamManager(nc)
       const name = `bare_${unique()}`
-      await jsm.streams.add({ name, subjects: [`${name}.>`] })
+      // Interest retention, as the transport's stream: a message goes once its consumer acknowledged
+      // it, as RabbitMQ's queue and the PostgreSQL baseline's DELETE drop theirs. A stream that keeps
+      // everything (the default) spares the server that removal, work a queue has to do.
+      await jsm.streams.add({ name, subjects: [`${name}.>`], retention: js.RetentionPolicy.Interest })
       await jsm.consumers.add(name, { durable_name: 'c', ack_policy: js.AckPolicy.Explicit })
       const client = js.jetstream(nc)
       // The same work as the transport: each message carries the CloudEvents headers (binary mode).
