@@ -57,7 +57,8 @@ async function explainGeneric(query: sql.Query): Promise<PlanNode[]> {
   try {
     await client.query('SET plan_cache_mode = force_generic_plan')
     await client.query(`PREPARE generic AS ${query.text}`)
-    const args = query.values.map((value) => client.escapeLiteral(String(value))).join(', ')
+    const literal = (value: unknown) => (Array.isArray(value) ? `{${value.join(',')}}` : String(value))
+    const args = query.values.map((value) => client.escapeLiteral(literal(value))).join(', ')
     const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE generic(${args})`)
     return flatten(rows[0]!['QUERY PLAN'][0].Plan)
   } finally {
@@ -86,6 +87,13 @@ describe('postgres transport query plans', () => {
     expect(indexes(nodes)).toContain('transport_deliveries_pkey')
     expect(indexes(nodes)).toContain('transport_deliveries_key')
     expect(indexes(nodes)).toContain('transport_deliveries_held')
+  })
+
+  it('the prepared acknowledgement of a batch finds each row by primary key in its generic plan', async () => {
+    const claims = Array.from({ length: 16 }, (_, i) => ({ id: BigInt(12_345 + i), attempt: 1 }))
+    const nodes = await explainGeneric(sql.ack(names, 'group-7', 'me', claims))
+    expect(seqScans(nodes)).toEqual([])
+    expect(indexes(nodes)).toContain('transport_deliveries_pkey')
   })
 
   it('the claim then updates the rows it chose by primary key', async () => {

@@ -233,8 +233,8 @@ export interface Claim {
 const claimValues = (c: Claim) => [c.group, c.id.toString(), c.owner, c.attempt]
 
 /**
- * Done: the rows go, any number of one member's claims in one statement (see `Acks` in
- * consumer.ts). Each row is found by its primary key and deleted only if it is still the same claim.
+ * Done: the rows go, any number of one member's claims in one statement (see acks.ts). Each row
+ * is found by its primary key and deleted only if it is still the same claim.
  */
 export const ack = (
   { quoted: s }: SchemaNames,
