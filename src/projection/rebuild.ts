@@ -93,8 +93,6 @@ export function reporter(
   const emit = async (phase: RebuildProgress['phase']) => {
     if (options.onProgress === undefined) return
     const total = await backend.headPosition()
-    // A tick that was reading the head when building ended must not report after 'switched'.
-    if (phase === 'building' && stopped) return
     const partitions = builder.stats().partitions
     const done =
       phase === 'building'
@@ -108,7 +106,6 @@ export function reporter(
     const etaSeconds = eventsPerSecond > 0 ? Number(total - done) / eventsPerSecond : undefined
     options.onProgress({ generation, done, total, eventsPerSecond, etaSeconds, phase })
   }
-  let stopped = false
   // One tick at a time: a slow read of the head would otherwise let reports overtake each other.
   let inFlight: Promise<void> | undefined
   const tick = () => {
@@ -122,8 +119,8 @@ export function reporter(
   const timer = setInterval(tick, options.progressIntervalMs ?? 500)
   return {
     emit,
+    /** No more ticks; a tick reading the head now still reports, before anything that follows. */
     stop: async () => {
-      stopped = true
       clearInterval(timer)
       await inFlight
     },
