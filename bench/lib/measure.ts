@@ -1,5 +1,6 @@
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
 import { hrtime } from 'node:process'
+import type { SubscribeOptions, Transport } from '../../src/index.js'
 
 export const now = () => Number(hrtime.bigint()) / 1e6
 
@@ -58,11 +59,29 @@ export interface LatencySide {
   send: () => Promise<unknown>
 }
 
+/** A transport's side: a `latency` group reporting each `Ping`'s send time, one message per publish. */
+export function transportSide(transport: Transport, options: Partial<SubscribeOptions> = {}): LatencySide {
+  return {
+    async listen(on) {
+      const consumer = await transport.subscribe({
+        group: 'latency',
+        concurrency: 16,
+        ...options,
+        handler: (m) => on((m.data as { sentAt: number }).sentAt),
+      })
+      return () => consumer.stop()
+    },
+    send: () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
+  }
+}
+
 interface Collections {
   scavenges: number
   majors: number
   pauseMs: number
 }
+
+type Run = Awaited<ReturnType<typeof latencyRun>>
 
 /**
  * Send → handler latency of `ours` beside `bare` at a steady offered load, `seconds` timed per
@@ -72,32 +91,30 @@ interface Collections {
  * moved a p99 by more than anything measured here. Alternating spreads them over both sides.
  */
 export async function latencyBeside(rate: number, seconds: number, ours: LatencySide, bare: LatencySide, rounds = 2) {
-  const pooled = { ours: newPool(), bare: newPool() }
+  const runs = { ours: [] as Run[], bare: [] as Run[] }
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const)
     for (const side of order) {
       const { listen, send } = side === 'ours' ? ours : bare
-      const run = await latencyRun(rate, seconds / rounds, listen, send)
-      const into = pooled[side]
-      into.samples.push(...run.samples)
-      into.gc.scavenges += run.gc.scavenges
-      into.gc.majors += run.gc.majors
-      into.gc.pauseMs += run.gc.pauseMs
-      into.cpuUs += run.cpuUs
+      runs[side].push(await latencyRun(rate, seconds / rounds, listen, send))
     }
   }
-  return { ours: summary(pooled.ours), baseline: summary(pooled.bare) }
+  return { ours: pooled(runs.ours), baseline: pooled(runs.bare) }
 }
 
-const newPool = () => ({ samples: [] as number[], gc: { scavenges: 0, majors: 0, pauseMs: 0 }, cpuUs: 0 })
-
-function summary({ samples, gc, cpuUs }: { samples: number[]; gc: Collections; cpuUs: number }) {
+function pooled(runs: Run[]) {
+  const samples = runs.flatMap((run) => run.samples)
+  const sum = (of: (run: Run) => number) => runs.reduce((total, run) => total + of(run), 0)
   return {
     received: samples.length,
     ...percentiles(samples, [50, 99]),
-    gc: { ...gc, pauseMs: Math.round(gc.pauseMs * 100) / 100 },
+    gc: {
+      scavenges: sum((run) => run.gc.scavenges),
+      majors: sum((run) => run.gc.majors),
+      pauseMs: Math.round(sum((run) => run.gc.pauseMs) * 100) / 100,
+    },
     // This process's CPU per message (sending and handling both run here).
-    cpuUsPerMessage: Math.round(cpuUs / Math.max(1, samples.length)),
+    cpuUsPerMessage: Math.round(sum((run) => run.cpuUs) / Math.max(1, samples.length)),
   }
 }
 
@@ -115,7 +132,7 @@ async function latencyRun(rate: number, seconds: number, listen: Listen, send: (
   // samples moves with two or three pauses, so a side's tail can be read against its collections.
   const collections = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      if (entry.startTime + performance.timeOrigin < timedFromEpoch) continue
+      if (entry.startTime < timedFromPerf) continue
       const kind = (entry as { detail?: { kind?: number } }).detail?.kind
       if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavenges++
       else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.majors++
@@ -126,7 +143,7 @@ async function latencyRun(rate: number, seconds: number, listen: Listen, send: (
   const warmup = Math.round(rate * warmupSeconds)
   const total = Math.round(rate * seconds)
   let timedFrom = Number.POSITIVE_INFINITY
-  let timedFromEpoch = Number.POSITIVE_INFINITY
+  let timedFromPerf = Number.POSITIVE_INFINITY
   let cpuFrom = process.cpuUsage()
   const stop = await listen((sentAt) => {
     if (sentAt >= timedFrom) samples.push(now() - sentAt)
@@ -140,7 +157,7 @@ async function latencyRun(rate: number, seconds: number, listen: Listen, send: (
   for (let i = 0; i < warmup + total; i++) {
     if (i === warmup) {
       timedFrom = now()
-      timedFromEpoch = performance.timeOrigin + performance.now()
+      timedFromPerf = performance.now()
       cpuFrom = process.cpuUsage()
     }
     const sent = send()

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { createMessage, encodeBinary, type Transport } from '../../src/index.js'
-import { latencyBeside, now, sleep } from '../lib/measure.js'
+import { latencyBeside, now, sleep, transportSide } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const AMQP_BASE = process.env.EVENTFOLD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -446,25 +446,10 @@ async function publishThroughput(broker: Broker, count: number) {
 async function latency(broker: Broker, rate: number, seconds: number) {
   const transport = await broker.transport()
   const bare = await broker.bare()
-  const { ours, baseline } = await latencyBeside(
-    rate,
-    seconds,
-    {
-      async listen(on) {
-        const consumer = await transport.subscribe({
-          group: 'latency',
-          concurrency: 16,
-          handler: (m) => on((m.data as { sentAt: number }).sentAt),
-        })
-        return () => consumer.stop()
-      },
-      send: () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
-    },
-    {
-      listen: (on) => bare.listen((body) => on((JSON.parse(body.toString()) as { sentAt?: number }).sentAt ?? now())),
-      send: () => bare.publishOne(Buffer.from(JSON.stringify({ sentAt: now() }))),
-    },
-  )
+  const { ours, baseline } = await latencyBeside(rate, seconds, transportSide(transport), {
+    listen: (on) => bare.listen((body) => on((JSON.parse(body.toString()) as { sentAt?: number }).sentAt ?? now())),
+    send: () => bare.publishOne(Buffer.from(JSON.stringify({ sentAt: now() }))),
+  })
   emit({
     bench: 'transport-latency',
     transport: broker.name,

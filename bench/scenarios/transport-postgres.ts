@@ -4,7 +4,7 @@ import { createMessage, encodeBinary } from '../../src/index.js'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
 import type { BackendName } from '../lib/backends.js'
 import { PG_URL } from '../lib/backends.js'
-import { latencyBeside, now, ratio, sleep, throughput } from '../lib/measure.js'
+import { latencyBeside, now, ratio, sleep, throughput, transportSide } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const DATA = { amount: 42, currency: 'EUR', note: 'benchmark payload of a typical small message' }
@@ -197,18 +197,7 @@ async function latencyScenario(transport: PostgresTransport, bare: BareQueue, po
   const { ours, baseline } = await latencyBeside(
     rate,
     seconds,
-    {
-      async listen(on) {
-        const consumer = await transport.subscribe({
-          group: 'latency',
-          types: ['Ping'],
-          concurrency: CONCURRENCY,
-          handler: (m) => on((m.data as { sentAt: number }).sentAt),
-        })
-        return () => consumer.stop()
-      },
-      send: () => transport.publish([{ type: 'Ping', data: { sentAt: now() } }]),
-    },
+    transportSide(transport, { types: ['Ping'], concurrency: CONCURRENCY }),
     {
       async listen(on) {
         const listener = await pool.connect()

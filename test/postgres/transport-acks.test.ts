@@ -1,7 +1,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
-import { deferred, waitFor } from '../messaging/conformance/helpers.js'
+import { deferred, sleep, waitFor } from '../messaging/conformance/helpers.js'
 import { DATABASE_URL, dropSchema, tagged, uniqueSchema } from './helpers.js'
 
 // Acknowledgements held up by the database: here by a row lock, in production by a stalled disk.
@@ -36,37 +36,50 @@ async function waitingOnLocks(): Promise<string[]> {
 
 const labels = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${i + 1}`)
 
+const publishLabels = (prefix: string, n: number) => transport.publish(labels(prefix, n).map((data) => ({ type: 'T', data })))
+
+/** A consumer of concurrency 4 whose handler records each label, holding the ones `held` picks until the gate opens. */
+async function gatedConsumer(held: (label: string) => boolean) {
+  const handled: string[] = []
+  const gate = deferred()
+  const consumer = await transport.subscribe({
+    group: 'g',
+    types: ['T'],
+    concurrency: 4,
+    handler: async (message) => {
+      const label = message.data as string
+      if (held(label)) await gate.promise
+      handled.push(label)
+    },
+  })
+  return { consumer, handled, gate }
+}
+
+/** Begins a transaction on `locker` that locks the group's rows in hand, once there are `count` of them. */
+async function lockClaimed(locker: pg.PoolClient, count: number) {
+  await locker.query('BEGIN')
+  await waitFor(`${count} rows claimed and locked`, async () => {
+    const { rows } = await locker.query(
+      `SELECT id FROM "${schema}".transport_deliveries WHERE group_name = 'g' AND state = 'active' FOR UPDATE`,
+    )
+    return rows.length === count
+  })
+}
+
 describe('postgres transport: acknowledgements', () => {
   it('acks stalled in the database take one connection and hold up neither the slots nor the next claims', async () => {
-    const handled: string[] = []
-    const gate = deferred()
-    const consumer = await transport.subscribe({
-      group: 'g',
-      types: ['T'],
-      concurrency: 4,
-      handler: async (message) => {
-        const label = message.data as string
-        if (label.startsWith('first')) await gate.promise
-        handled.push(label)
-      },
-    })
+    const { consumer, handled, gate } = await gatedConsumer((label) => label.startsWith('first'))
     const locker = await admin.connect()
     try {
-      await transport.publish(labels('first', 4).map((data) => ({ type: 'T', data })))
+      await publishLabels('first', 4)
       // Every slot busy with a claimed row: lock those rows, so that their acks wait on the lock.
-      await locker.query('BEGIN')
-      await waitFor('the four rows claimed and locked', async () => {
-        const { rows } = await locker.query(
-          `SELECT id FROM "${schema}".transport_deliveries WHERE group_name = 'g' AND state = 'active' FOR UPDATE`,
-        )
-        return rows.length === 4
-      })
+      await lockClaimed(locker, 4)
       gate.resolve()
       await waitFor('the first four handled', () => handled.length === 4)
       await waitFor('their acks waiting on the lock', async () => (await waitingOnLocks()).length > 0)
 
       // One statement carries the four acks; the slots are free and the claim has a connection.
-      await transport.publish(labels('next', 5).map((data) => ({ type: 'T', data })))
+      await publishLabels('next', 5)
       await waitFor('the next five handled while the first acks wait', () => handled.length === 9)
       expect(await waitingOnLocks()).toEqual(['ack'])
       expect(await rowsLeft()).toBeGreaterThanOrEqual(4)
@@ -81,34 +94,18 @@ describe('postgres transport: acknowledgements', () => {
   })
 
   it('stop waits for the acks still on their way', async () => {
-    const handled: string[] = []
-    const gate = deferred()
-    const consumer = await transport.subscribe({
-      group: 'g',
-      types: ['T'],
-      concurrency: 4,
-      handler: async (message) => {
-        await gate.promise
-        handled.push(message.data as string)
-      },
-    })
+    const { consumer, handled, gate } = await gatedConsumer(() => true)
     const locker = await admin.connect()
     let stopped = false
     try {
-      await transport.publish(labels('stop', 3).map((data) => ({ type: 'T', data })))
-      await locker.query('BEGIN')
-      await waitFor('the three claimed and locked', async () => {
-        const { rows } = await locker.query(
-          `SELECT id FROM "${schema}".transport_deliveries WHERE group_name = 'g' AND state = 'active' FOR UPDATE`,
-        )
-        return rows.length === 3
-      })
+      await publishLabels('stop', 3)
+      await lockClaimed(locker, 3)
       gate.resolve()
       await waitFor('their acks waiting on the lock', async () => (await waitingOnLocks()).includes('ack'))
       const stopping = consumer.stop().then(() => {
         stopped = true
       })
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      await sleep(200)
       expect(handled).toHaveLength(3)
       expect(stopped).toBe(false)
       await locker.query('COMMIT')
