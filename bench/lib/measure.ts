@@ -174,6 +174,8 @@ async function latencyRun(rate: number, seconds: number, listen: Listen, send: (
   const cpu = process.cpuUsage(cpuFrom)
   await stop()
   collections.disconnect()
+  // Percentiles of what arrived would hide what did not: a side that lost messages is a broken run.
+  if (samples.length < total) throw new Error(`latency: ${samples.length} of ${total} timed messages arrived within 10 s`)
   // A side's stop may deliver one more message (NATS's bare consumer is woken by one): only the timed ones count.
   return { samples: samples.slice(0, total), gc, cpuUs: cpu.user + cpu.system }
 }

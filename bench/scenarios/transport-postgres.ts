@@ -218,6 +218,9 @@ async function latencyScenario(transport: PostgresTransport, bare: BareQueue, po
         await listener.query(`LISTEN "${channel}"`)
         return async () => {
           await listener.query(`UNLISTEN "${channel}"`)
+          // The connection goes back to the pool: a handler left on it would drain the next
+          // round's rows into this round's samples (a third of the bare side's were lost so).
+          listener.off('notification', drain)
           listener.release()
           await draining
         }
