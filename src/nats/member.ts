@@ -22,6 +22,8 @@ export interface NatsMemberDeps {
   ackWaitMs: number
   leaseMs: number
   rebalanceIntervalMs: number
+  /** Told once the member has stopped. */
+  stopped?: (member: NatsMember) => void
 }
 
 interface Entry {
@@ -107,6 +109,11 @@ export class NatsMember implements Consumer {
     }
     clearInterval(this.#keepAlive)
     await leave(this.deps.kv, this.deps.names.membersKey(this.group), this.#me).catch(() => {})
+    this.deps.stopped?.(this)
+  }
+
+  reconnected(): void {
+    for (const { reader } of this.#held.values()) reader.repull()
   }
 
   async #beat(): Promise<void> {

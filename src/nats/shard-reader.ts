@@ -30,7 +30,13 @@ interface Unacked {
   dseq: number
 }
 
-export const PULL_EXPIRES_MS = 2_000
+/**
+ * How long a pull stays open on the server. Long, because every pull is a request the server
+ * handles whether or not anything comes: with 2 s pulls an idle group's 16 shards asked 9 times a
+ * second per member, for ever. What a short pull also gave, noticing soon that a pull was lost,
+ * comes from the heartbeats and from asking again at once after a reconnect.
+ */
+export const PULL_EXPIRES_MS = 30_000
 /**
  * When the next pull goes out, the open one still running: a shard always has a pull waiting on
  * the server, and no message waits for the end of one to be noticed. Noticing it was the weak
@@ -40,12 +46,24 @@ export const PULL_EXPIRES_MS = 2_000
  * NATS p99 outliers). The two overlap for the rest of the old one's time; what either brings is taken.
  */
 export const PULL_RENEW_MS = PULL_EXPIRES_MS - 250
+/** The server says so this often while an open pull has nothing to deliver. */
+export const PULL_HEARTBEAT_MS = 5_000
+/**
+ * Nothing heard on the open pull for this long (no delivery, no heartbeat): the server no longer
+ * has it (restarted without us seeing the connection drop, its consumer's leader moved): ask again.
+ */
+export const PULL_SILENCE_MS = PULL_HEARTBEAT_MS * 2
 const MAX_BATCH = 256
 /** How often a held-back shard asks its consumer whether every pending message is ours yet. */
 const CHECK_MS = 100
 /** After a refusal (too many pulls waiting, consumer missing): wait before asking again. */
 const REFUSED_MS = 200
 const NANOS_PER_MS = 1_000_000
+
+/** A pull of up to `batch` messages, as the consumer's `MSG.NEXT` API takes it. */
+export function pullRequest(batch: number, expiresMs = PULL_EXPIRES_MS, heartbeatMs = PULL_HEARTBEAT_MS): string {
+  return JSON.stringify({ batch, expires: expiresMs * NANOS_PER_MS, idle_heartbeat: heartbeatMs * NANOS_PER_MS })
+}
 
 /**
  * This member's reading of one shard it holds the lease of: pulls in batches and passes on what may
@@ -81,6 +99,9 @@ export class ShardReader {
   /** Where the current pull's statuses come. */
   #currentReply = ''
   #pullTimer: NodeJS.Timeout | undefined
+  /** Something came for the open pull since the last silence check (a flag, not a clock read per message). */
+  #heard = false
+  readonly #silenceTimer: NodeJS.Timeout
   readonly #inbox = createInbox()
   /**
    * One subscription for the whole hold, not one per pull: a pull answered after the client gave
@@ -98,6 +119,7 @@ export class ShardReader {
     this.#sub = source.nc.subscribe(`${this.#inbox}.*`, { callback: (error, msg) => this.#onMessage(error, msg) })
     void this.#check()
     this.#pull()
+    this.#silenceTimer = setInterval(() => this.#checkSilence(), PULL_SILENCE_MS)
   }
 
   /** False once let go of (released, lost, stopped): what arrives then goes back to JetStream. */
@@ -138,6 +160,7 @@ export class ShardReader {
     if (this.#active) {
       this.#active = false
       clearTimeout(this.#pullTimer)
+      clearInterval(this.#silenceTimer)
       const waiting = this.#waiting ?? []
       this.#waiting = []
       for (const msg of waiting) this.nak(msg)
@@ -155,6 +178,19 @@ export class ShardReader {
     this.#pull()
   }
 
+  /** Asks again now, whatever is open: after a reconnect the server may have lost every pull of ours. */
+  repull(): void {
+    if (this.#active) this.#pullEnds(0)
+  }
+
+  #checkSilence(): void {
+    if (this.#asked > 0 && !this.#heard) {
+      this.deps.logger?.debug?.('nats pull went silent; asking again', { shard: this.shard })
+      this.#pullEnds(0)
+    }
+    this.#heard = false
+  }
+
   /** One pull open at a time, asking for as much as the member has room for. */
   #pull(): void {
     if (!this.#active || this.#asked > 0) return
@@ -167,7 +203,9 @@ export class ShardReader {
     }
     this.#asked = batch
     this.#currentReply = `${this.#inbox}.${++this.#pulls}`
-    const request = JSON.stringify({ batch, expires: PULL_EXPIRES_MS * NANOS_PER_MS })
+    const request = pullRequest(batch)
+    // A pull just sent counts as heard until the next check: its first heartbeat comes in one interval.
+    this.#heard = true
     try {
       this.source.nc.publish(this.source.pullSubject, request, { reply: this.#currentReply })
     } catch (error) {
@@ -194,12 +232,17 @@ export class ShardReader {
       return
     }
     if (!Delivery.isDelivery(msg)) {
-      // A status, on the subject of the pull it ends: 408 for one that expired, others refuse it
-      // (too many pulls waiting, no consumer). An earlier pull's end leaves the current one open.
-      if (msg.subject === this.#currentReply) this.#pullEnds(msg.headers?.code === 408 ? 0 : REFUSED_MS)
+      // A status, on the subject of its pull: 100, a heartbeat of one still open; 408 ends one that
+      // expired; others refuse it (too many pulls waiting, no consumer). An earlier pull's end
+      // leaves the current one open.
+      if (msg.subject !== this.#currentReply) return
+      const code = msg.headers?.code
+      if (code === 100) this.#heard = true
+      else this.#pullEnds(code === 408 ? 0 : REFUSED_MS)
     } else {
       // A delivery comes on the message's own subject, whichever pull it answers: all count
       // against the current one. A late one of an earlier pull at worst ends it early: one more pull.
+      this.#heard = true
       this.#receive(new Delivery(msg))
       if (this.#asked > 0 && --this.#asked === 0) this.#pullEnds(0)
     }

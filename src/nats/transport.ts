@@ -111,11 +111,26 @@ export class NatsTransport implements Transport {
         info: () => this.jsm.consumers.info(names.eventsStream, durable),
       })
     }
-    const deps = { names, kv: this.#kv, publisher: this.#publisher, logger, ackWaitMs, leaseMs, rebalanceIntervalMs }
+    const deps = {
+      names,
+      kv: this.#kv,
+      publisher: this.#publisher,
+      logger,
+      ackWaitMs,
+      leaseMs,
+      rebalanceIntervalMs,
+      // Forgotten once stopped: a service that subscribes and stops over and over keeps no trace.
+      stopped: (member: NatsMember) => this.#members.delete(member),
+    }
     const member = new NatsMember(deps, subscription)
     await member.start(sources)
     this.#members.add(member)
     return member
+  }
+
+  /** Pulls open before a reconnect may be gone with the server's state: every member asks again now, not after a silence. */
+  reconnected(): void {
+    for (const member of this.#members) member.reconnected()
   }
 
   async close(): Promise<void> {

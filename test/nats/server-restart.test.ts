@@ -7,19 +7,21 @@ import { join } from 'node:path'
 import { afterAll, expect, it } from 'vitest'
 import type { Transport } from '../../src/index.js'
 import { createNatsTransport } from '../../src/nats/index.js'
+import { PULL_SILENCE_MS } from '../../src/nats/shard-reader.js'
 import { waitFor } from '../messaging/conformance/helpers.js'
 import { NATS_TEST_SETTINGS } from '../messaging/conformance/transports.js'
 
 // A NATS server of this test's own, on a free port with its own JetStream directory: restarting
 // the machine's shared server would disturb every other test file running at the same time.
-const storeDir = mkdtempSync(join(tmpdir(), 'eventfold-nats-'))
+// Each test has a server of its own.
+const storeDirs: string[] = []
 const opened: Transport[] = []
-let server: ChildProcess | undefined
+const servers = new Set<ChildProcess>()
 
 afterAll(async () => {
   await Promise.all(opened.map((t) => t.close().catch(() => {})))
-  server?.kill('SIGKILL')
-  rmSync(storeDir, { recursive: true, force: true })
+  for (const server of servers) server.kill('SIGKILL')
+  for (const dir of storeDirs) rmSync(dir, { recursive: true, force: true })
 })
 
 async function freePort(): Promise<number> {
@@ -30,10 +32,30 @@ async function freePort(): Promise<number> {
   return port
 }
 
-async function startServer(port: number): Promise<ChildProcess> {
+async function startServer(port: number, storeDir: string): Promise<ChildProcess> {
   const child = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir], { stdio: 'ignore' })
+  servers.add(child)
+  child.once('exit', () => servers.delete(child))
   await waitFor('the NATS server to listen', () => accepting(port))
   return child
+}
+
+/** A server on a free port, and a way to kill it and start it again on the same port and store. */
+async function ownServer() {
+  const port = await freePort()
+  const storeDir = mkdtempSync(join(tmpdir(), 'eventfold-nats-'))
+  storeDirs.push(storeDir)
+  let server = await startServer(port, storeDir)
+  return {
+    servers: `127.0.0.1:${port}`,
+    async restart(pauseMs = 0) {
+      const exited = once(server, 'exit')
+      server.kill('SIGKILL')
+      await exited
+      await new Promise((resolve) => setTimeout(resolve, pauseMs))
+      server = await startServer(port, storeDir)
+    },
+  }
 }
 
 const accepting = (port: number) =>
@@ -48,10 +70,9 @@ const accepting = (port: number) =>
   })
 
 it('comes back after the NATS server itself is killed and restarted, losing no acknowledged publish', async () => {
-  const port = await freePort()
-  server = await startServer(port)
+  const nats = await ownServer()
   const open = async () => {
-    const transport = await createNatsTransport({ servers: `127.0.0.1:${port}`, prefix: 'restart', ...NATS_TEST_SETTINGS })
+    const transport = await createNatsTransport({ servers: nats.servers, prefix: 'restart', ...NATS_TEST_SETTINGS })
     opened.push(transport)
     return transport
   }
@@ -76,11 +97,7 @@ it('comes back after the NATS server itself is killed and restarted, losing no a
   for (let round = 0; round < 2; round++) {
     const before = confirmed.length
     await waitFor('publishes to flow', () => confirmed.length >= before + 20)
-    const exited = once(server, 'exit')
-    server.kill('SIGKILL')
-    await exited
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    server = await startServer(port)
+    await nats.restart(300)
   }
   const afterLast = confirmed.length
   await waitFor('publishes to flow after the last restart', () => confirmed.length >= afterLast + 20, 30_000)
@@ -91,3 +108,22 @@ it('comes back after the NATS server itself is killed and restarted, losing no a
   expect(confirmed.filter((id) => !received.has(id))).toEqual([])
   expect(confirmed.length).toBeGreaterThan(60)
 }, 120_000)
+
+it('asks for messages again as soon as it is back: pulls open before a restart are gone with the server', async () => {
+  // Leases long enough to outlive the restart: the same readers go on, with no new pull of their own.
+  const settings = { ...NATS_TEST_SETTINGS, leaseMs: 60_000, ackWaitMs: 60_000, shards: 2 }
+  const nats = await ownServer()
+  const transport = await createNatsTransport({ servers: nats.servers, prefix: 'repull', ...settings })
+  opened.push(transport)
+  const received: number[] = []
+  await transport.subscribe({ group: 'g', handler: (m) => void received.push(m.data as number) })
+  await transport.publish([{ type: 'Tick', data: 1 }])
+  await waitFor('the first message', () => received.length === 1)
+
+  await nats.restart()
+  await transport.publish([{ type: 'Tick', data: 2 }])
+  const publishedAt = Date.now()
+  // Well before a silent pull would be noticed (one to two silence checks).
+  await waitFor('the message published after the restart', () => received.includes(2), PULL_SILENCE_MS / 2)
+  expect(Date.now() - publishedAt).toBeLessThan(PULL_SILENCE_MS / 2)
+}, 60_000)
