@@ -84,13 +84,21 @@ interface Collections {
 type Run = Awaited<ReturnType<typeof latencyRun>>
 
 /**
+ * Timed seconds a side for a latency comparison at the bench's `--seconds` (3 by default: 12 s,
+ * 6,000 messages at 500 a second, so a p99 is the 60th worst). With 3 s, in 2 rounds, five runs
+ * of unchanged code on a noisy machine gave Redis p99 ratios from 0.26× to 3.09×: the 15th worst
+ * of 1,500 was decided by a few slow spells.
+ */
+export const latencySeconds = (seconds: number) => Math.max(2, seconds) * 4
+
+/**
  * Send → handler latency of `ours` beside `bare` at a steady offered load, `seconds` timed per
  * side. The timed time is split over `rounds` rounds that alternate which side goes first (ours,
  * bare, then bare, ours…) and the samples of each side are pooled: the machine's own slow spells
  * (another VM, the broker's housekeeping) last seconds, and a side that ran whole in one of them
  * moved a p99 by more than anything measured here. Alternating spreads them over both sides.
  */
-export async function latencyBeside(rate: number, seconds: number, ours: LatencySide, bare: LatencySide, rounds = 2) {
+export async function latencyBeside(rate: number, seconds: number, ours: LatencySide, bare: LatencySide, rounds = 4) {
   const runs = { ours: [] as Run[], bare: [] as Run[] }
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? (['ours', 'bare'] as const) : (['bare', 'ours'] as const)

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { createMessage, encodeBinary, type Transport } from '../../src/index.js'
-import { latencyBeside, now, sleep, transportSide } from '../lib/measure.js'
+import { latencyBeside, latencySeconds, now, sleep, transportSide } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const AMQP_BASE = process.env.EVENTFOLD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -446,10 +446,12 @@ async function publishThroughput(broker: Broker, count: number) {
 async function latency(broker: Broker, rate: number, seconds: number) {
   const transport = await broker.transport()
   const bare = await broker.bare()
-  const { ours, baseline } = await latencyBeside(rate, seconds, transportSide(transport), {
-    listen: (on) => bare.listen((body) => on((JSON.parse(body.toString()) as { sentAt?: number }).sentAt ?? now())),
+  const bareSide = {
+    listen: (on: (sentAt: number) => void) =>
+      bare.listen((body) => on((JSON.parse(body.toString()) as { sentAt?: number }).sentAt ?? now())),
     send: () => bare.publishOne(Buffer.from(JSON.stringify({ sentAt: now() }))),
-  })
+  }
+  const { ours, baseline } = await latencyBeside(rate, seconds, transportSide(transport), bareSide)
   emit({
     bench: 'transport-latency',
     transport: broker.name,
@@ -475,7 +477,7 @@ export async function messaging(_backends: unknown, { quick, seconds }: { quick:
     const broker = await open()
     try {
       if (parts.includes('throughput')) await publishThroughput(broker, count)
-      if (parts.includes('latency')) await latency(broker, 500, Math.max(2, seconds))
+      if (parts.includes('latency')) await latency(broker, 500, latencySeconds(seconds))
     } finally {
       await broker.cleanup()
     }

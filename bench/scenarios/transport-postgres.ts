@@ -4,7 +4,7 @@ import { createMessage, encodeBinary } from '../../src/index.js'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
 import type { BackendName } from '../lib/backends.js'
 import { PG_URL } from '../lib/backends.js'
-import { latencyBeside, now, ratio, sleep, throughput, transportSide } from '../lib/measure.js'
+import { latencyBeside, latencySeconds, now, ratio, sleep, throughput, transportSide } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const DATA = { amount: 42, currency: 'EUR', note: 'benchmark payload of a typical small message' }
@@ -264,7 +264,7 @@ export async function transportPostgres(backends: BackendName[], { seconds, quic
     // A queue of its own: the one above still holds what the publish scenario wrote.
     const pings = new BareQueue(pool, schema, 'bare_pings')
     await pings.create()
-    if (parts.includes('latency')) await latencyScenario(transport, pings, pool, 500, Math.max(2, seconds))
+    if (parts.includes('latency')) await latencyScenario(transport, pings, pool, 500, latencySeconds(seconds))
   } finally {
     await transport.close()
     await pool.query(`DROP SCHEMA "${schema}" CASCADE`)
