@@ -128,7 +128,11 @@ export class NatsTransport implements Transport {
     return member
   }
 
-  /** Pulls open before a reconnect may be gone with the server's state: every member asks again now, not after a silence. */
+  /**
+   * Called by the connection's status loop. Pulls open before a reconnect may be gone with the
+   * server's state: every member asks again now, not after a silence.
+   * @internal
+   */
   reconnected(): void {
     for (const member of this.#members) member.reconnected()
   }

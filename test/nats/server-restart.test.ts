@@ -11,9 +11,8 @@ import { PULL_SILENCE_MS } from '../../src/nats/shard-reader.js'
 import { waitFor } from '../messaging/conformance/helpers.js'
 import { NATS_TEST_SETTINGS } from '../messaging/conformance/transports.js'
 
-// A NATS server of this test's own, on a free port with its own JetStream directory: restarting
-// the machine's shared server would disturb every other test file running at the same time.
-// Each test has a server of its own.
+// Each test has a NATS server of its own, on a free port with its own JetStream directory:
+// restarting the machine's shared server would disturb every other test file running at the same time.
 const storeDirs: string[] = []
 const opened: Transport[] = []
 const servers = new Set<ChildProcess>()
