@@ -53,6 +53,9 @@ export const ratio = (value: number, baseline: number) => Math.round((value / ba
 /** Starts a consumer that reports each message's send time; returns its stop function. */
 export type Listen = (onMessage: (sentAt: number) => void) => Promise<() => Promise<void>>
 
+/** The parts of a transport bench to run: EVENTFOLD_BENCH_PARTS=latency skips the throughput runs (for A/B runs of the latency alone). */
+export const benchParts = () => process.env.EVENTFOLD_BENCH_PARTS?.split(',') ?? ['throughput', 'latency']
+
 /** One side of a latency comparison: how it consumes, and how it sends one message. */
 export interface LatencySide {
   listen: Listen

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { promisify } from 'node:util'
 import { createMessage, encodeBinary, type Transport } from '../../src/index.js'
-import { latencyBeside, latencySeconds, now, sleep, transportSide } from '../lib/measure.js'
+import { benchParts, latencyBeside, latencySeconds, now, sleep, transportSide } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const AMQP_BASE = process.env.EVENTFOLD_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672'
@@ -469,8 +469,7 @@ export async function messaging(_backends: unknown, { quick, seconds }: { quick:
   const count = quick ? 5_000 : 20_000
   // EVENTFOLD_BENCH_BROKERS=redis,nats runs those only.
   const only = process.env.EVENTFOLD_BENCH_BROKERS?.split(',')
-  // EVENTFOLD_BENCH_PARTS=latency skips the throughput runs (for A/B runs of the latency alone).
-  const parts = process.env.EVENTFOLD_BENCH_PARTS?.split(',') ?? ['throughput', 'latency']
+  const parts = benchParts()
   const brokers = { rabbitmq, nats, redis }
   for (const [name, open] of Object.entries(brokers)) {
     if (only !== undefined && !only.includes(name)) continue

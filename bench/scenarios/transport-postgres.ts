@@ -4,7 +4,7 @@ import { createMessage, encodeBinary } from '../../src/index.js'
 import { createPostgresTransport, type PostgresTransport } from '../../src/postgres/index.js'
 import type { BackendName } from '../lib/backends.js'
 import { PG_URL } from '../lib/backends.js'
-import { latencyBeside, latencySeconds, now, ratio, sleep, throughput, transportSide } from '../lib/measure.js'
+import { benchParts, latencyBeside, latencySeconds, now, ratio, sleep, throughput, transportSide } from '../lib/measure.js'
 import { emit } from '../lib/report.js'
 
 const DATA = { amount: 42, currency: 'EUR', note: 'benchmark payload of a typical small message' }
@@ -254,8 +254,7 @@ export async function transportPostgres(backends: BackendName[], { seconds, quic
     await bare.create()
     // A group subscribed to what the publish scenario sends, so every message makes a row.
     await (await transport.subscribe({ group: 'publish', types: ['Happened'], handler: () => {} })).stop()
-    // EVENTFOLD_BENCH_PARTS as in messaging.ts: `throughput` (publish and consume), `latency`.
-    const parts = process.env.EVENTFOLD_BENCH_PARTS?.split(',') ?? ['throughput', 'latency']
+    const parts = benchParts()
     if (parts.includes('throughput')) {
       for (const batch of [1, 10]) await publishScenario(transport, bare, seconds, batch)
       const count = quick ? 5_000 : 20_000

@@ -56,10 +56,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   } catch (cause) {
     throw new TransportUnavailableError(`Cannot connect to NATS: ${(cause as Error).message}`, cause)
   }
-  let transport: NatsTransport | undefined
-  void followStatus(connection, options.logger, () => transport?.reconnected())
   try {
-    transport = await NatsTransport.open(connection, {
+    return await NatsTransport.open(connection, {
       names,
       source: options.source ?? 'eventfold',
       logger: options.logger,
@@ -68,24 +66,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       leaseMs: positiveInteger(options.leaseMs ?? 5_000, 'leaseMs'),
       rebalanceIntervalMs: positiveInteger(options.rebalanceIntervalMs ?? 1_000, 'rebalanceIntervalMs'),
     })
-    return transport
   } catch (error) {
     await connection.close()
     throw error
-  }
-}
-
-/** The client reconnects by itself; the logger and the consumers hear about it. Ends when the connection closes. */
-async function followStatus(
-  connection: Awaited<ReturnType<typeof connect>>,
-  logger: TransportOptions['logger'],
-  reconnected: () => void,
-): Promise<void> {
-  for await (const status of connection.status()) {
-    if (status.type === 'disconnect') logger?.warn?.('nats connection lost; reconnecting')
-    if (status.type === 'reconnect') {
-      logger?.debug?.('nats reconnected')
-      reconnected()
-    }
   }
 }

@@ -66,6 +66,7 @@ export class NatsTransport implements Transport {
     this.#js = jetstream(connection)
     this.#publisher = new NatsPublisher(connection, settings.publishTimeoutMs)
     this.deadLetters = new NatsDeadLetters(this.#js, jsm, settings.names, this.#publisher)
+    void this.#followStatus()
   }
 
   static async open(connection: NatsConnection, settings: NatsSettings): Promise<NatsTransport> {
@@ -129,12 +130,18 @@ export class NatsTransport implements Transport {
   }
 
   /**
-   * Called by the connection's status loop. Pulls open before a reconnect may be gone with the
-   * server's state: every member asks again now, not after a silence.
-   * @internal
+   * The client reconnects by itself; the logger and the members hear about it. Pulls open before a
+   * reconnect may be gone with the server's state: every member asks again now, not after a
+   * silence. Ends when the connection closes.
    */
-  reconnected(): void {
-    for (const member of this.#members) member.reconnected()
+  async #followStatus(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === 'disconnect') this.settings.logger?.warn?.('nats connection lost; reconnecting')
+      if (status.type === 'reconnect') {
+        this.settings.logger?.debug?.('nats reconnected')
+        for (const member of this.#members) member.reconnected()
+      }
+    }
   }
 
   async close(): Promise<void> {

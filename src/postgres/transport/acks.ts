@@ -1,10 +1,8 @@
 import type { SchemaNames } from '../identifiers.js'
 import * as sql from './sql.js'
 
-type Acked = Pick<sql.Claim, 'id' | 'attempt'>
-
 interface Waiting {
-  claim: Acked
+  claim: sql.AckedClaim
   resolve: () => void
   reject: (error: unknown) => void
 }
@@ -30,7 +28,7 @@ export class Acks {
     private readonly sent: () => void,
   ) {}
 
-  ack(claim: Acked): Promise<void> {
+  ack(claim: sql.AckedClaim): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queued.push({ claim, resolve, reject })
       if (this.#sending.length === 0) void this.#drain()

@@ -222,9 +222,10 @@ export class PostgresConsumer implements Consumer {
 
   #extend(): void {
     const { db, names, settings } = this.deps
-    const ids = [...this.#inHand.keys(), ...this.#acks.ids()]
     // One at a time: beats piling up behind a stalled one would take the pool's connections.
-    if (ids.length === 0 || this.#extending) return
+    if (this.#extending) return
+    const ids = [...this.#inHand.keys(), ...this.#acks.ids()]
+    if (ids.length === 0) return
     this.#extending = true
     this.#track(
       db

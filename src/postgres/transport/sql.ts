@@ -230,18 +230,16 @@ export interface Claim {
   attempt: number
 }
 
+/** What an acknowledgement names of a claim; the group and owner are the member's. */
+export type AckedClaim = Pick<Claim, 'id' | 'attempt'>
+
 const claimValues = (c: Claim) => [c.group, c.id.toString(), c.owner, c.attempt]
 
 /**
  * Done: the rows go, any number of one member's claims in one statement (see acks.ts). Each row
  * is found by its primary key and deleted only if it is still the same claim.
  */
-export const ack = (
-  { quoted: s }: SchemaNames,
-  group: string,
-  owner: string,
-  claims: readonly Pick<Claim, 'id' | 'attempt'>[],
-): Query =>
+export const ack = ({ quoted: s }: SchemaNames, group: string, owner: string, claims: readonly AckedClaim[]): Query =>
   prepared({
     text: `DELETE FROM ${s}.transport_deliveries d USING unnest($3::int8[], $4::int4[]) AS a(id, attempt)
       WHERE d.group_name = $1 AND d.id = a.id AND d.owner = $2 AND d.attempt = a.attempt AND d.state = 'active'`,
